@@ -1,0 +1,44 @@
+# MedSync developer commands. `make run` to try it, `make test` to prove it.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export DEBUG ?= true
+export DJANGO_SETTINGS_MODULE := medsync.settings
+
+.PHONY: install run test lint format bench clean
+
+# Reinstall when the lock files change; otherwise `install` is instant.
+$(VENV)/.installed: requirements.lock package.json package-lock.json
+	@command -v $(PYTHON) >/dev/null || { echo "MedSync needs Python 3.11 ($(PYTHON) not found)."; exit 1; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	@command -v npm >/dev/null || { echo "MedSync needs npm for its CSS and chart assets (apt-get install npm)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@bin/ensure-services
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@bin/run-dev
+
+test: install
+	@bin/ensure-services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,156 @@
+"""Every write of the platform core: organizations, tokens, audit entries."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email, validate_slug
+from django.db import models, transaction
+from django.utils import timezone
+
+from medsync import request_context
+from medsync.models import ApiToken, AuditEvent, Membership, Organization, Pharmacy, User
+from medsync.roles import Role
+from medsync.tenancy import _current_organization, tenant_scope
+
+TOKEN_PREFIX = "msy_"
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    organization: Organization | None = None,
+    target: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    metadata: dict | None = None,
+) -> AuditEvent:
+    """Append one audit event. The tenant, request id and client IP come from context."""
+    if organization is None:
+        organization = _current_organization.get()
+    if target is not None:
+        object_type = object_type or target._meta.label_lower
+        object_id = object_id or str(getattr(target, "public_id", "") or "")
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        ip_address=request_context.current_client_ip(),
+        request_id=request_context.current_request_id() or "",
+        metadata=metadata or {},
+    )
+
+
+@transaction.atomic
+def organization_provision(
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str,
+    pharmacy_name: str = "",
+    state: str = "WI",
+    time_zone: str = "America/Chicago",
+) -> tuple[Organization, Pharmacy, User]:
+    """Create an organization, its first pharmacy and its owner, or nothing at all."""
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_slug(slug)
+    except ValidationError as exc:
+        errors["slug"] = exc.messages
+    if Organization.objects.filter(slug=slug).exists():
+        errors["slug"] = [f"An organization with the slug {slug!r} already exists."]
+    try:
+        validate_email(owner_email)
+    except ValidationError as exc:
+        errors["owner_email"] = exc.messages
+    owner = User.objects.filter(email__iexact=owner_email).first()
+    if owner is None:
+        try:
+            validate_password(owner_password, User(email=owner_email))
+        except ValidationError as exc:
+            errors["password"] = exc.messages
+    if not name.strip():
+        errors["name"] = ["The organization needs a name."]
+    if errors:
+        raise ValidationError(errors)
+
+    organization = Organization.objects.create(name=name.strip(), slug=slug)
+    if owner is None:
+        owner = User.objects.create_user(owner_email, owner_password)
+    with tenant_scope(organization):
+        pharmacy = Pharmacy(name=pharmacy_name or name.strip(), state=state, time_zone=time_zone)
+        pharmacy.full_clean(exclude=["organization"])
+        pharmacy.save()
+        Membership.objects.create(user=owner, role=Role.OWNER)
+        audit_record(
+            action="medsync.organization.provisioned",
+            target=organization,
+            metadata={"owner": owner.email, "pharmacy": str(pharmacy.public_id)},
+        )
+    return organization, pharmacy, owner
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_issue(*, user: User) -> tuple[ApiToken, str]:
+    """Create a token; the raw secret is returned once and never stored."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        key_hash=_hash_token(raw),
+        prefix=raw[:12],
+        expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_TTL_DAYS),
+    )
+    audit_record(action="medsync.api_token.issued", actor=user, target=token)
+    return token, raw
+
+
+def api_token_find_usable(raw: str) -> ApiToken | None:
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_hash_token(raw), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    # Touch last_used_at at most once a minute: a write per request is wasteful.
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def api_token_revoke(*, token: ApiToken, actor: User) -> None:
+    updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated:
+        audit_record(action="medsync.api_token.revoked", actor=actor, target=token)
+
+
+def active_organization_switch(*, session, membership: Membership, actor: User) -> None:
+    session[ACTIVE_ORGANIZATION_SESSION_KEY] = str(membership.organization.public_id)
+    audit_record(
+        action="medsync.organization.switched",
+        actor=actor,
+        organization=membership.organization,
+        target=membership.organization,
+    )
+
+
+ACTIVE_ORGANIZATION_SESSION_KEY = "medsync_active_organization"

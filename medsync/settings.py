@@ -1,0 +1,301 @@
+"""MedSync settings. Every deploy-specific value comes from the environment.
+
+See README.md "Configuration" for the full list of variables.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from csp.constants import NONE, SELF
+
+from medsync import env as environment
+from medsync.schedule import BEAT_SCHEDULE
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TESTING = environment.read_bool("MEDSYNC_TESTING", "pytest" in sys.modules)
+
+DEBUG = environment.read_bool("DEBUG", False)
+
+_DEV_SECRET = "insecure-development-secret-key-do-not-use-in-production-0123456789"
+SECRET_KEY = environment.env.ENVIRON.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "Environment variable SECRET_KEY is required when DEBUG is false."
+        )
+    SECRET_KEY = _DEV_SECRET
+
+ALLOWED_HOSTS = environment.read(
+    "ALLOWED_HOSTS", environment.env.list, ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = environment.read("CSRF_TRUSTED_ORIGINS", environment.env.list, [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
+    "django_htmx",
+    "csp",
+    "axes",
+    "medsync.apps.MedSyncConfig",
+    "patients.apps.PatientsConfig",
+    "billing.apps.BillingConfig",
+    "messaging.apps.MessagingConfig",
+    "scheduling.apps.SchedulingConfig",
+    "reports.apps.ReportsConfig",
+]
+
+MIDDLEWARE = [
+    "medsync.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "medsync.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "medsync.urls"
+WSGI_APPLICATION = "medsync.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "medsync.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+# --- Data stores ------------------------------------------------------------
+DATABASES = {
+    "default": environment.read_database(
+        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/medsync"
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = environment.read_positive_int("DB_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = environment.read_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "medsync",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+# --- Accounts and sessions ---------------------------------------------------
+AUTH_USER_MODEL = "medsync.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # counts failures, locks out brute force
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Idle timeout: the session lives SESSION_IDLE_MINUTES after the last request,
+# and every request pushes the expiry forward.
+SESSION_IDLE_MINUTES = environment.read_positive_int("SESSION_IDLE_MINUTES", 15)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Brute-force protection (django-axes): lock a username+IP pair after repeated failures.
+AXES_FAILURE_LIMIT = environment.read_positive_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = environment.read_positive_int("LOGIN_LOCKOUT_MINUTES", 15) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_ENABLED = environment.read_bool("LOGIN_LOCKOUT_ENABLED", True)
+
+API_TOKEN_TTL_DAYS = environment.read_positive_int("API_TOKEN_TTL_DAYS", 90)
+
+# --- Email --------------------------------------------------------------------
+EMAIL_CONFIG = environment.read("EMAIL_URL", environment.env.email_url, "consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = environment.env.ENVIRON.get(
+    "DEFAULT_FROM_EMAIL", "MedSync <no-reply@localhost>"
+)
+PASSWORD_RESET_TIMEOUT = 60 * 60  # one hour: a reset link is a credential
+
+# --- Internationalisation -------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"  # stored and scheduled in UTC; each pharmacy's zone is applied in the app
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (whitenoise; assets come from packages, never a CDN) ------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [
+    ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    BASE_DIR / "medsync" / "static",
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security ----------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = environment.read_proxy_header("SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = environment.read_bool("SECURE_SSL_REDIRECT", not DEBUG and not TESTING)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = (
+    environment.read_positive_int("SECURE_HSTS_SECONDS", 31_536_000)
+    if not (DEBUG or TESTING)
+    else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = not (DEBUG or TESTING)
+CSRF_COOKIE_SECURE = not (DEBUG or TESTING)
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# --- API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "medsync.api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["medsync.api.permissions.RoleAllows"],
+    "DEFAULT_PAGINATION_CLASS": "medsync.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "medsync.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"token": environment.env.ENVIRON.get("API_TOKEN_RATE", "10/min")},
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MedSync API",
+    "DESCRIPTION": "Medication synchronization for community pharmacies. "
+    "Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/token/.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery (Redis broker; the one beat schedule lives in medsync/schedule.py) ------
+CELERY_BROKER_URL = environment.read_url("CELERY_BROKER_URL", REDIS_URL, ("redis", "rediss"))
+CELERY_TASK_DEFAULT_QUEUE = environment.env.ENVIRON.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_RESULT_BACKEND = None  # the database is the truth: tasks write rows, not results
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_TIME_LIMIT = 15 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+# Redis redelivers an unacknowledged task after this long; ETAs must stay below it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Logging: one line per event, with the request id; never PHI -------------------
+LOG_LEVEL = environment.env.ENVIRON.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "medsync.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
+}
+
+# The admin is for platform staff only; a non-obvious path keeps scanners away.
+ADMIN_URL_PATH = environment.env.ENVIRON.get("ADMIN_URL_PATH", "admin/")
+
+if TESTING:
+    # Tests log in hundreds of times; the production hasher would dominate their run time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Development and tests serve assets straight from the finders; production serves
+# the hashed, compressed copies that `collectstatic` writes to STATIC_ROOT.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING

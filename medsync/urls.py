@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from medsync import health, views
+from medsync.forms import EmailAuthenticationForm
+from scheduling import views as scheduling_views
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/switch-organization/", views.switch_organization, name="switch-organization"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("fill-queue/", scheduling_views.fill_queue, name="fill-queue"),
+    path("pharmacies/", views.pharmacy_list, name="pharmacy-list"),
+    path("pharmacies/<uuid:public_id>/", views.pharmacy_detail, name="pharmacy-detail"),
+    path("team/", views.team, name="team"),
+    path("audit/", views.audit_log, name="audit-log"),
+    path("api/v1/", include("medsync.api.urls")),
+    path(settings.ADMIN_URL_PATH, admin.site.urls),
+]
+
+handler404 = "medsync.views.page_not_found"
+handler500 = "medsync.views.server_error"
+handler403 = "medsync.views.permission_denied"

@@ -1,0 +1,1 @@
+"""Patients, coverage, drugs, prescriptions and fill history (issue: patient records)."""

@@ -1,0 +1,103 @@
+"""A real Celery worker process on the real Redis broker, pointed at the test database.
+
+Tests that use it must commit their data (`@pytest.mark.django_db(transaction=True)`):
+the worker reads through its own connection.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_QUEUE = "medsync-test"
+
+
+def _wait_for_worker(app, deadline_seconds: float = 60) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0)
+        if replies:
+            return
+    raise RuntimeError("The Celery worker did not answer a ping within 60 s.")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """Start `celery worker` once per session; stop it before the test database is dropped."""
+    from django.conf import settings
+    from django.db import connection
+
+    from medsync.celery import app
+
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    assert app.conf.task_default_queue == TEST_QUEUE, "pytest-env sets the test queue"
+    app.control.purge()  # leftovers of an earlier, interrupted run
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDSYNC_TESTING": "1",
+        "DEBUG": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE,
+    }
+    log_path = ROOT / "test-artifacts" / "celery-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "medsync",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            TEST_QUEUE,
+            "--include=tests.worker_tasks",
+            "--hostname",
+            f"test-worker-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_worker(app)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll the database until `predicate()` is truthy (a bounded wait, not a timed test)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
