@@ -27,13 +27,13 @@ def read(name: str, cast: Callable[..., Any], default: Any = _NOT_SET) -> Any:
             raise ImproperlyConfigured(f"Environment variable {name} is required but not set.")
         try:
             return cast(name)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the variable named
+        except Exception as exc:
             raise ImproperlyConfigured(
                 f"Environment variable {name} has a malformed value: {exc}"
             ) from exc
     try:
         return cast(name, default=default)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ImproperlyConfigured(
             f"Environment variable {name}={env.ENVIRON.get(name)!r} is malformed: {exc}"
         ) from exc
@@ -85,7 +85,7 @@ def read_database(name: str, default: str) -> dict:
     raw = read_url(name, default, ("postgres", "postgresql", "pgsql"))
     try:
         config = env.db_url_config(raw)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ImproperlyConfigured(f"Environment variable {name} is malformed: {exc}") from exc
     if not config.get("NAME"):
         raise ImproperlyConfigured(

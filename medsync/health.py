@@ -16,7 +16,7 @@ def _database_ok() -> tuple[bool, str]:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         return True, "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+    except Exception as exc:
         return False, type(exc).__name__
 
 
@@ -25,7 +25,7 @@ def _redis_ok() -> tuple[bool, str]:
     try:
         client.ping()
         return True, "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return False, type(exc).__name__
     finally:
         client.close()

@@ -50,7 +50,7 @@ class TenantTask(DjangoTask):
 
 
 def enqueue_for_organization(task: TenantTask, organization: Organization, **kwargs) -> None:
-    """Queue a tenant job after the current transaction commits (never before, never on rollback)."""
+    """Queue a tenant job once the current transaction commits; never on rollback."""
     task.delay_on_commit(organization_id=str(organization.public_id), **kwargs)
 
 

@@ -18,7 +18,7 @@ from medsync.models import ApiToken, AuditEvent, Membership, Organization, Pharm
 from medsync.roles import Role
 from medsync.tenancy import _current_organization, tenant_scope
 
-TOKEN_PREFIX = "msy_"
+TOKEN_PREFIX = "msy_"  # noqa: S105 - a public marker, not a secret
 
 
 def audit_record(

@@ -18,7 +18,7 @@ TESTING = environment.read_bool("MEDSYNC_TESTING", "pytest" in sys.modules)
 
 DEBUG = environment.read_bool("DEBUG", False)
 
-_DEV_SECRET = "insecure-development-secret-key-do-not-use-in-production-0123456789"
+_DEV_SECRET = "insecure-development-secret-key-do-not-use-in-production-0123456789"  # noqa: S105 - only with DEBUG or in tests
 SECRET_KEY = environment.env.ENVIRON.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):

@@ -1,1 +1,4 @@
-"""Sync enrollment, cycles and the fill queue. Models of the scheduling app arrive with its issue; see README 'Architecture'."""
+"""Sync enrollment, cycles and the fill queue.
+
+Models arrive with the sync engine issue; see README "Architecture".
+"""
