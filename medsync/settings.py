@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "medsync.api.schema.ScopeFreeSchemaGenerator",
 }
 
 # --- Celery (Redis broker; the one beat schedule lives in medsync/schedule.py) ------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from rest_framework import viewsets
+from rest_framework import exceptions, viewsets
 from rest_framework.views import APIView
 
 from medsync.selectors import choose_membership, memberships_of_user
@@ -31,13 +31,19 @@ class TenantAPIMixin:
         user = request.user  # authenticates
         django_request = request._request
         membership = getattr(django_request, "membership", None)
-        if user.is_authenticated and (membership is None or membership.user_id != user.pk):
-            wanted = request.headers.get(ORGANIZATION_HEADER) or (
-                request.session.get(ACTIVE_ORGANIZATION_SESSION_KEY)
-                if hasattr(request, "session")
-                else None
-            )
+        asked_for = request.headers.get(ORGANIZATION_HEADER)
+        if user.is_authenticated and (
+            membership is None
+            or membership.user_id != user.pk
+            or (asked_for and str(membership.organization.public_id) != asked_for)
+        ):
+            wanted = asked_for or request.session.get(ACTIVE_ORGANIZATION_SESSION_KEY)
             membership = choose_membership(memberships_of_user(user), wanted)
+            if asked_for and (
+                membership is None or str(membership.organization.public_id) != asked_for
+            ):
+                # Someone else's organization is a 404, never a silent fallback.
+                raise exceptions.NotFound()
             if membership is not None:
                 self._tenant_stack.enter_context(tenant_scope(membership.organization))
         request.membership = membership if user.is_authenticated else None
