@@ -58,9 +58,12 @@ def test_the_database_itself_refuses_update_and_delete(maple):
         "UPDATE medsync_auditevent SET action = 'forged' WHERE id = %s",
         "DELETE FROM medsync_auditevent WHERE id = %s",
     ]:
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [event.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.pk])
     with scopes_disabled():
         assert AuditEvent.objects.get(pk=event.pk).action == "tests.thing.viewed"
 
