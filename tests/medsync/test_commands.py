@@ -20,10 +20,14 @@ def _counts():
 def test_provision_org_creates_the_org_its_pharmacy_and_owner(capsys):
     call_command(
         "provision_org",
-        "--name", "Cedar Drug",
-        "--slug", "cedar",
-        "--owner-email", "Owner@Cedar.test",
-        "--password", "a-long-enough-pass-1",
+        "--name",
+        "Cedar Drug",
+        "--slug",
+        "cedar",
+        "--owner-email",
+        "Owner@Cedar.test",
+        "--password",
+        "a-long-enough-pass-1",
     )
     organization = Organization.objects.get(slug="cedar")
     with scopes_disabled():
@@ -69,8 +73,15 @@ def test_provision_org_refuses_a_taken_slug(maple):
     before = _counts()
     with pytest.raises(CommandError, match="already exists"):
         call_command(
-            "provision_org", "--name", "X", "--slug", "maple",
-            "--owner-email", "x@x.test", "--password", "a-long-enough-pass-1",
+            "provision_org",
+            "--name",
+            "X",
+            "--slug",
+            "maple",
+            "--owner-email",
+            "x@x.test",
+            "--password",
+            "a-long-enough-pass-1",
         )
     assert _counts() == before
 
@@ -82,8 +93,12 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(capsys):
     call_command("seed_demo")
     assert _counts() == first == (2, 3, 5, 6)
     out = capsys.readouterr().out
-    for email in ["owner@maple.example", "pharmacist@maple.example", "tech@maple.example",
-                  "pharmacist@birch.example"]:
+    for email in [
+        "owner@maple.example",
+        "pharmacist@maple.example",
+        "tech@maple.example",
+        "pharmacist@birch.example",
+    ]:
         assert email in out
     assert User.objects.get(email="tech@maple.example").check_password("medsync-demo-2026")
 

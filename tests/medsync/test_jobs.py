@@ -31,9 +31,7 @@ def test_a_task_in_the_worker_enters_the_right_tenant(celery_worker_process, map
     assert event.metadata["scope_organization"] == str(maple.organization.public_id)
 
 
-def test_two_organizations_back_to_back_never_see_each_other(
-    celery_worker_process, maple, birch
-):
+def test_two_organizations_back_to_back_never_see_each_other(celery_worker_process, maple, birch):
     for n in range(3):  # interleaved, one worker process reusing its connection
         enqueue_for_organization(record_visible_pharmacies, maple.organization, label=f"m{n}")
         enqueue_for_organization(record_visible_pharmacies, birch.organization, label=f"b{n}")
