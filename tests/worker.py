@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_QUEUE = "medsync-test"
 
 
-def _wait_for_worker(app, deadline_seconds: float = 60) -> None:
+def _wait_for_worker(app, hostname: str, deadline_seconds: float = 60) -> None:
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=1.0)
+        replies = app.control.ping(destination=[hostname], timeout=1.0)
         if replies:
             return
     raise RuntimeError("The Celery worker did not answer a ping within 60 s.")
@@ -40,7 +39,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}"
     )
-    assert app.conf.task_default_queue == TEST_QUEUE, "pytest-env sets the test queue"
+    test_queue = settings.CELERY_TASK_DEFAULT_QUEUE  # pytest-env: medsync-test by default
+    assert test_queue != "celery", "tests must not share the development queue"
     app.control.purge()  # leftovers of an earlier, interrupted run
 
     env = {
@@ -49,9 +49,10 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "REDIS_URL": settings.REDIS_URL,
         "MEDSYNC_TESTING": "1",
         "DEBUG": "false",
-        "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE,
+        "CELERY_TASK_DEFAULT_QUEUE": test_queue,
     }
-    log_path = ROOT / "test-artifacts" / "celery-worker.log"
+    hostname = f"{test_queue}-{os.getpid()}@localhost"
+    log_path = ROOT / "test-artifacts" / f"celery-worker-{test_queue}.log"
     log_path.parent.mkdir(exist_ok=True)
     log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
     process = subprocess.Popen(
@@ -69,10 +70,10 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             "--without-mingle",
             "--without-heartbeat",
             "-Q",
-            TEST_QUEUE,
+            test_queue,
             "--include=tests.worker_tasks",
             "--hostname",
-            f"test-worker-{os.getpid()}@%h",
+            hostname,
         ],
         cwd=ROOT,
         env=env,
@@ -80,7 +81,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for_worker(app)
+        _wait_for_worker(app, hostname)
         yield process
     finally:
         process.terminate()
