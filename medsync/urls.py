@@ -5,7 +5,6 @@ from django.urls import include, path
 
 from medsync import health, views
 from medsync.forms import EmailAuthenticationForm
-from scheduling import views as scheduling_views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -20,12 +19,22 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
-    path("fill-queue/", scheduling_views.fill_queue, name="fill-queue"),
     path("pharmacies/", views.pharmacy_list, name="pharmacy-list"),
     path("pharmacies/<uuid:public_id>/", views.pharmacy_detail, name="pharmacy-detail"),
     path("team/", views.team, name="team"),
     path("audit/", views.audit_log, name="audit-log"),
+    # The URL root is the one place that knows every app.
+    path("", include("patients.urls")),
+    path("", include("scheduling.urls")),
+    path("", include("messaging.urls")),
+    path("", include("reports.urls")),
+    path("", include("billing.urls")),
     path("api/v1/", include("medsync.api.urls")),
+    path("api/v1/", include("patients.api_urls")),
+    path("api/v1/", include("scheduling.api_urls")),
+    path("api/v1/", include("messaging.api_urls")),
+    path("api/v1/", include("billing.api_urls")),
+    path("api/v1/", include("reports.api_urls")),
     path(settings.ADMIN_URL_PATH, admin.site.urls),
 ]
 

@@ -66,6 +66,8 @@ ORGANIZATIONS = [
     },
 ]
 
+APP_SEEDERS = ["patients", "billing", "scheduling", "messaging", "reports"]
+
 # One person who works in both: shows the organization switcher.
 FLOATER = (
     "floater@medsync.example",

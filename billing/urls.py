@@ -1,0 +1,3 @@
+"""Pages of the billing app."""
+
+urlpatterns: list = []

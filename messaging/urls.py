@@ -1,0 +1,3 @@
+"""Pages of the messaging app."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the patients app."""
+
+urlpatterns: list = []

@@ -1,0 +1,53 @@
+"""Identifiers of the drug and payer world: NDC and BIN."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+
+# The three 10-digit NDC layouts (labeler-product-package) and where the pad zero goes.
+_TEN_DIGIT_LAYOUTS = {(4, 4, 2): 0, (5, 3, 2): 1, (5, 4, 1): 2}
+
+
+def normalize_ndc(value: str) -> str:
+    """Return the 11-digit (5-4-2) NDC without hyphens, or raise ValidationError.
+
+    Accepts 11 digits (with or without hyphens as 5-4-2) and the hyphenated 10-digit
+    forms 4-4-2, 5-3-2 and 5-4-1. Ten bare digits are ambiguous and refused.
+    """
+    raw = (value or "").strip()
+    if re.fullmatch(r"\d{11}", raw):
+        return raw
+    parts = raw.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        lengths = tuple(len(p) for p in parts)
+        if lengths == (5, 4, 2):
+            return "".join(parts)
+        if lengths in _TEN_DIGIT_LAYOUTS:
+            segment = _TEN_DIGIT_LAYOUTS[lengths]
+            parts[segment] = "0" + parts[segment]
+            return "".join(parts)
+    if re.fullmatch(r"\d{10}", raw):
+        raise ValidationError(
+            "A 10-digit NDC needs its hyphens (4-4-2, 5-3-2 or 5-4-1) to be read unambiguously.",
+            code="ndc_ambiguous",
+        )
+    raise ValidationError(
+        "Enter an NDC as 11 digits or in the 4-4-2, 5-3-2, 5-4-1 or 5-4-2 hyphenated form.",
+        code="ndc_format",
+    )
+
+
+def format_ndc(ndc11: str) -> str:
+    return f"{ndc11[:5]}-{ndc11[5:9]}-{ndc11[9:]}"
+
+
+def validate_ndc11(value: str) -> None:
+    if not re.fullmatch(r"\d{11}", value or ""):
+        raise ValidationError("Store NDCs as 11 digits.", code="ndc_format")
+
+
+def validate_bin(value: str) -> None:
+    if not re.fullmatch(r"\d{6}", value or ""):
+        raise ValidationError("A BIN (IIN) is exactly 6 digits.", code="bin_format")

@@ -1,0 +1,3 @@
+"""Pages of the reports app."""
+
+urlpatterns: list = []
