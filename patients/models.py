@@ -415,3 +415,52 @@ class Fill(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.prescription} on {self.fill_date}"
+
+
+class ImportStatus(models.TextChoices):
+    PREVIEWING = "previewing", "Checking the files"
+    PREVIEWED = "previewed", "Ready to confirm"
+    APPLYING = "applying", "Importing"
+    APPLIED = "applied", "Imported"
+    FAILED = "failed", "Failed"
+
+
+class ImportBatch(TenantOwnedModel):
+    """One upload of one or more CSV files from the pharmacy system, previewed then applied."""
+
+    status = models.CharField(max_length=12, choices=ImportStatus.choices)
+    source = models.CharField(max_length=10, help_text="dashboard, api or command")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    previewed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    failure_message = models.TextField(blank=True)
+
+    objects = tenant_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.public_id} ({self.status})"
+
+
+class ImportFile(TenantOwnedModel):
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="files")
+    kind = models.CharField(max_length=14)
+    filename = models.CharField(max_length=255)
+    content = models.TextField(help_text="The file as uploaded, so confirm applies what was seen.")
+    rows_total = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, reason}]")
+    warnings = models.JSONField(default=list, blank=True)
+
+    objects = tenant_manager()
+
+    class Meta:
+        ordering = ["batch", "id"]
