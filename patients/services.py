@@ -1,0 +1,185 @@
+"""Writes of patient records: imports, reconciliation decisions."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from medsync.models import User
+from medsync.services import audit_record
+from medsync.tenancy import current_organization
+from patients.imports import FileResult, ImportFileInput, RowRejected, file_kind, run_import
+from patients.models import ImportBatch, ImportFile, ImportStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_IMPORT_FILE_BYTES = 50 * 1024 * 1024
+MAX_REPORTED_PROBLEMS = 5000  # per file; the counts stay exact
+
+
+def _progress_key(batch: ImportBatch) -> str:
+    return f"import-progress:{batch.public_id}"
+
+
+def import_progress(batch: ImportBatch) -> dict | None:
+    """Progress of a running preview or import (kept in Redis, outside the transaction)."""
+    return cache.get(_progress_key(batch))
+
+
+def _progress_reporter(batch: ImportBatch, phase: str):
+    def report(filename: str, done: int, total: int) -> None:
+        cache.set(
+            _progress_key(batch),
+            {"phase": phase, "file": filename, "rows": total, "written": done},
+            timeout=3600,
+        )
+
+    return report
+
+
+def decode_upload(filename: str, data: bytes) -> str:
+    if len(data) > MAX_IMPORT_FILE_BYTES:
+        raise ValidationError(
+            {"files": [f"{filename} is larger than {MAX_IMPORT_FILE_BYTES // 1024 // 1024} MB."]}
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationError({"files": [f"{filename} is not a UTF-8 or Windows text file."]})
+
+
+@transaction.atomic
+def import_batch_create(
+    *, files: list[tuple[str, str]], source: str, actor: User | None, kinds: list[str] | None = None
+) -> ImportBatch:
+    """Store the uploaded files as a batch to preview. Nothing is imported yet."""
+    if not files:
+        raise ValidationError({"files": ["Choose at least one CSV file."]})
+    inputs = []
+    for index, (filename, text) in enumerate(files):
+        kind = kinds[index] if kinds else ""
+        upload = ImportFileInput(filename=filename, text=text, kind=kind)
+        try:
+            upload.kind = file_kind(upload)
+        except RowRejected as problem:
+            raise ValidationError({"files": [f"{filename}: {problem}"]}) from None
+        inputs.append(upload)
+    batch = ImportBatch.objects.create(
+        status=ImportStatus.PREVIEWING, source=source, uploaded_by=actor
+    )
+    for upload in inputs:
+        ImportFile.objects.create(
+            batch=batch, kind=upload.kind, filename=upload.filename[:255], content=upload.text
+        )
+    audit_record(
+        action="patients.import.uploaded",
+        actor=actor,
+        target=batch,
+        metadata={"files": [u.filename for u in inputs], "source": source},
+    )
+    return batch
+
+
+def _inputs(batch: ImportBatch) -> list[ImportFileInput]:
+    return [
+        ImportFileInput(filename=f.filename, text=f.content, kind=f.kind) for f in batch.files.all()
+    ]
+
+
+def _store_results(batch: ImportBatch, results: list[FileResult]) -> None:
+    by_name = {f.filename: f for f in batch.files.all()}
+    for result in results:
+        stored = by_name[result.filename]
+        stored.rows_total = result.rows_total
+        stored.created = result.created
+        stored.updated = result.updated
+        stored.unchanged = result.unchanged
+        stored.rejected = result.rejected
+        stored.errors = [p.as_dict() for p in result.errors[:MAX_REPORTED_PROBLEMS]]
+        stored.warnings = [p.as_dict() for p in result.warnings[:MAX_REPORTED_PROBLEMS]]
+        stored.save()
+
+
+def import_batch_preview(*, batch: ImportBatch) -> list[FileResult]:
+    """Check every row and record what an import would create, update and reject."""
+    claimed = ImportBatch.objects.filter(
+        pk=batch.pk, status__in=[ImportStatus.PREVIEWING, ImportStatus.PREVIEWED]
+    ).update(status=ImportStatus.PREVIEWING)
+    if not claimed:
+        return []  # already applying or applied: a late duplicate task does nothing
+    try:
+        results = run_import(
+            current_organization(),
+            _inputs(batch),
+            apply=False,
+            progress=_progress_reporter(batch, "checking"),
+        )
+    except Exception as exc:
+        logger.exception("Import preview %s failed", batch.public_id)
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=ImportStatus.FAILED, failure_message=f"Checking failed: {type(exc).__name__}"
+        )
+        raise
+    with transaction.atomic():
+        _store_results(batch, results)
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=ImportStatus.PREVIEWED, previewed_at=timezone.now()
+        )
+    cache.delete(_progress_key(batch))
+    return results
+
+
+def import_batch_apply(*, batch: ImportBatch, actor: User | None) -> list[FileResult] | None:
+    """Import the good rows of a previewed batch, exactly once.
+
+    The batch is claimed by a conditional UPDATE (previewed -> applying): a second call, a
+    double click or a redelivered task finds nothing to claim and does nothing.
+    """
+    claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PREVIEWED).update(
+        status=ImportStatus.APPLYING
+    )
+    if not claimed:
+        return None
+    try:
+        with transaction.atomic():
+            results = run_import(
+                current_organization(),
+                _inputs(batch),
+                apply=True,
+                actor=actor,
+                progress=_progress_reporter(batch, "importing"),
+            )
+            _store_results(batch, results)
+            ImportBatch.objects.filter(pk=batch.pk).update(
+                status=ImportStatus.APPLIED, applied_at=timezone.now()
+            )
+            audit_record(
+                action="patients.import.applied",
+                actor=actor,
+                target=batch,
+                metadata={
+                    r.filename: {
+                        "created": r.created,
+                        "updated": r.updated,
+                        "unchanged": r.unchanged,
+                        "rejected": r.rejected,
+                    }
+                    for r in results
+                },
+            )
+    except Exception as exc:
+        logger.exception("Import %s failed", batch.public_id)
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=ImportStatus.FAILED,
+            failure_message=f"Nothing was imported: {type(exc).__name__}. The error was logged.",
+        )
+        raise
+    finally:
+        cache.delete(_progress_key(batch))
+    return results

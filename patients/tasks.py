@@ -1,0 +1,23 @@
+"""Import jobs: thin tasks that load the batch in its tenant and call a service."""
+
+from celery import shared_task
+
+from medsync.jobs import TenantTask
+from medsync.models import User
+from patients.models import ImportBatch
+from patients.services import import_batch_apply, import_batch_preview
+
+
+@shared_task(base=TenantTask, name="patients.import_preview")
+def import_preview(*, organization_id: str, batch_id: str) -> None:
+    batch = ImportBatch.objects.filter(public_id=batch_id).first()
+    if batch is not None:
+        import_batch_preview(batch=batch)
+
+
+@shared_task(base=TenantTask, name="patients.import_apply")
+def import_apply(*, organization_id: str, batch_id: str, actor_id: str | None = None) -> None:
+    batch = ImportBatch.objects.filter(public_id=batch_id).first()
+    actor = User.objects.filter(public_id=actor_id).first() if actor_id else None
+    if batch is not None:
+        import_batch_apply(batch=batch, actor=actor)
