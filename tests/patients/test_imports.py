@@ -272,3 +272,14 @@ def test_the_import_command_dry_run_writes_nothing(maple, catalog, files, tmp_pa
     assert "Would import patients.csv" in capsys.readouterr().out
     with tenant_scope(maple.organization):
         assert not Patient.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_import_benchmark_runs_and_leaves_nothing_behind(capsys):
+    from medsync.models import Organization
+
+    call_command("bench_import", "--fills", "240")
+    out = capsys.readouterr().out
+    assert "import: 240 rows" in out and "created 240" in out
+    assert "re-import: 240 rows" in out and "unchanged 240" in out
+    assert not Organization.objects.filter(slug__startswith="bench-import").exists()

@@ -1,0 +1,86 @@
+"""Benchmark: import N fill rows (default 50,000) into a throwaway organization."""
+
+import datetime as dt
+import io
+import random
+import time
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from medsync.models import Organization, Pharmacy
+from medsync.tenancy import tenant_scope
+from patients.imports import ImportFileInput, run_import
+from patients.models import DosageForm, Drug, Patient, Prescription
+
+
+class Command(BaseCommand):
+    help = "Time a preview and an import of N fill rows, then a re-import (all in a rollback)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--fills", type=int, default=50_000)
+        parser.add_argument("--keep", action="store_true", help="Keep the throwaway data.")
+
+    def handle(self, *args, **options):
+        rng = random.Random(7)
+        n_fills = options["fills"]
+        n_rx = max(1, n_fills // 12)  # a year of monthly fills per prescription
+        with transaction.atomic():
+            organization = Organization.objects.create(
+                name="Bench import", slug=f"bench-import-{int(time.time())}"
+            )
+            with tenant_scope(organization):
+                pharmacy = Pharmacy.objects.create(
+                    name="Bench", ncpdp_id=f"{rng.randrange(10**6, 10**7)}", state="WI"
+                )
+                drug, _ = Drug.objects.get_or_create(
+                    ndc="99999000001",
+                    defaults=dict(
+                        name="Benchstatin", generic_name="benchstatin", strength="10 mg",
+                        dosage_form=DosageForm.TABLET, package_size=Decimal(90),
+                        package_unit="EA",
+                    ),
+                )
+                patients = Patient.objects.bulk_create(
+                    Patient(
+                        organization=organization, mrn=f"B{i}", first_name="Bench",
+                        last_name=f"P{i}", date_of_birth=dt.date(1950, 1, 1),
+                        phone="+16085550100",
+                    )
+                    for i in range(max(1, n_rx // 4))
+                )
+                Prescription.objects.bulk_create(
+                    Prescription(
+                        organization=organization, pharmacy=pharmacy, rx_number=str(10**6 + i),
+                        patient=patients[i % len(patients)], drug=drug, sig_text="daily",
+                        daily_dose=1, quantity_per_fill=30, days_supply=30,
+                        written_date=dt.date(2025, 1, 1), expiration_date=dt.date(2026, 1, 1),
+                    )
+                    for i in range(n_rx)
+                )
+                out = io.StringIO()
+                out.write("rx_number,fill_date,quantity,days_supply,fill_number,patient_pay\n")
+                start = dt.date(2025, 1, 2)
+                for i in range(n_fills):
+                    rx = 10**6 + i % n_rx
+                    day = start + dt.timedelta(days=30 * (i // n_rx) + rng.randrange(0, 4))
+                    out.write(f"{rx},{day.isoformat()},30,30,{i // n_rx},10.00\n")
+                upload = [ImportFileInput("fills.csv", out.getvalue())]
+
+                timings = {}
+                for label, apply in (("preview", False), ("import", True), ("re-import", True)):
+                    with CaptureQueriesContext(connection) as queries:
+                        began = time.perf_counter()
+                        [result] = run_import(organization, upload, apply=apply)
+                        timings[label] = (time.perf_counter() - began, len(queries), result)
+            for label, (seconds, query_count, result) in timings.items():
+                self.stdout.write(
+                    f"{label:>9}: {result.rows_total} rows in {seconds:.1f} s "
+                    f"({result.rows_total / seconds:,.0f} rows/s), {query_count} queries; "
+                    f"created {result.created}, unchanged {result.unchanged}, "
+                    f"rejected {result.rejected}"
+                )
+            if not options["keep"]:
+                transaction.set_rollback(True)
