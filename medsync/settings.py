@@ -246,6 +246,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "medsync.api.schema.ScopeFreeSchemaGenerator",
+    "ENUM_NAME_OVERRIDES": {"USStateEnum": "medsync.models.US_STATES"},
 }
 
 # --- Celery (Redis broker; the one beat schedule lives in medsync/schedule.py) ------
@@ -301,3 +302,67 @@ if TESTING:
 # the hashed, compressed copies that `collectstatic` writes to STATIC_ROOT.
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+
+# --- Messaging (SMS): see README "Messaging" -------------------------------------------
+# Gateway: "console" (development default: stores and logs, no credentials) or "twilio".
+MESSAGING_GATEWAY = environment.env.ENVIRON.get("MESSAGING_GATEWAY", "console").strip().lower()
+if MESSAGING_GATEWAY not in {"console", "twilio"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"Environment variable MESSAGING_GATEWAY={MESSAGING_GATEWAY!r} is malformed: "
+        "use console or twilio."
+    )
+# The public https origin Twilio calls (webhook signatures are computed over it), e.g.
+# https://medsync.example.com. Blank: the request's own URL (honours SECURE_PROXY_SSL_HEADER).
+MESSAGING_PUBLIC_BASE_URL = environment.env.ENVIRON.get("MESSAGING_PUBLIC_BASE_URL", "").rstrip("/")
+if MESSAGING_PUBLIC_BASE_URL:
+    environment.read_url("MESSAGING_PUBLIC_BASE_URL", "", ("https", "http"))
+# Fallback Twilio credentials for pharmacies whose SMS settings leave them blank.
+TWILIO_ACCOUNT_SID = environment.env.ENVIRON.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = environment.env.ENVIRON.get("TWILIO_AUTH_TOKEN", "")
+# Texts per second per sender number (a US long code sends about 1); 0 turns the limit off.
+MESSAGING_SENDER_RATE = environment.read("MESSAGING_SENDER_RATE", environment.env.float, 1.0)
+if MESSAGING_SENDER_RATE < 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"Environment variable MESSAGING_SENDER_RATE={MESSAGING_SENDER_RATE!r} is malformed: "
+        "expected 0 or more."
+    )
+# The send window in the patient's local time (whole hours), and the healthcare-exemption
+# limits for automated texts (FCC 15-72: at most 1 a day and 3 a week).
+MESSAGING_QUIET_HOURS_START = environment.read_positive_int("MESSAGING_QUIET_HOURS_START", 8)
+MESSAGING_QUIET_HOURS_END = environment.read_positive_int("MESSAGING_QUIET_HOURS_END", 21)
+if not MESSAGING_QUIET_HOURS_START < MESSAGING_QUIET_HOURS_END <= 23:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "Environment variables MESSAGING_QUIET_HOURS_START/END are malformed: "
+        "expected whole hours with START < END <= 23."
+    )
+MESSAGING_DAILY_LIMIT = environment.read_positive_int("MESSAGING_DAILY_LIMIT", 1)
+MESSAGING_WEEKLY_LIMIT = environment.read_positive_int("MESSAGING_WEEKLY_LIMIT", 3)
+# Transient gateway errors: attempts in all, first backoff (doubles each time, capped 1 h).
+MESSAGING_MAX_ATTEMPTS = environment.read_positive_int("MESSAGING_MAX_ATTEMPTS", 5)
+MESSAGING_RETRY_BACKOFF_SECONDS = environment.read_positive_int(
+    "MESSAGING_RETRY_BACKOFF_SECONDS", 30
+)
+# A claim older than this is presumed lost (worker killed): checked with the gateway, then
+# requeued only if the provider never got the text.
+MESSAGING_CLAIM_TIMEOUT_SECONDS = environment.read_positive_int(
+    "MESSAGING_CLAIM_TIMEOUT_SECONDS", 300
+)
+# One dispatch task sends for at most this long, then queues its own continuation.
+MESSAGING_BATCH_SECONDS = environment.read_positive_int("MESSAGING_BATCH_SECONDS", 50)
+# Console gateway only: pretend each send takes this long (tests of a killed worker).
+MESSAGING_CONSOLE_DELAY_MS = environment.read("MESSAGING_CONSOLE_DELAY_MS", environment.env.int, 0)
+# Used when a patient has no home pharmacy and the organization no pharmacy.
+MESSAGING_DEFAULT_TIME_ZONE = environment.read_timezone(
+    "MESSAGING_DEFAULT_TIME_ZONE", "America/Chicago"
+)
+# The inbox's "simulate an inbound reply" button (development only).
+MESSAGING_SIMULATOR_ENABLED = environment.read_bool(
+    "MESSAGING_SIMULATOR_ENABLED", DEBUG and MESSAGING_GATEWAY == "console"
+)
+# --- end Messaging -------------------------------------------------------------------------

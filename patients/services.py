@@ -183,3 +183,42 @@ def import_batch_apply(*, batch: ImportBatch, actor: User | None) -> list[FileRe
     finally:
         cache.delete(_progress_key(batch))
     return results
+
+
+# --- Record writes shared by the API and the pages ------------------------------------------
+
+
+@transaction.atomic
+def record_save(*, instance, actor: User | None, fields: dict, exclude_clean: list[str] = ()):
+    """Create or change one patient-record row, validated by the model, and audit it."""
+    creating = instance.pk is None
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean(exclude=["organization", *exclude_clean])
+    instance.save()
+    label = instance._meta.model_name
+    audit_record(
+        action=f"patients.{label}.{'created' if creating else 'changed'}",
+        actor=actor,
+        target=instance,
+        metadata={"fields": sorted(fields)},
+    )
+    return instance
+
+
+@transaction.atomic
+def patient_deactivate(*, patient, actor: User | None):
+    """DELETE never erases a health record (retention rules): it marks the patient inactive."""
+    from patients.models import PatientStatus
+
+    patient.status = PatientStatus.INACTIVE
+    patient.save(update_fields=["status", "updated_at"])
+    audit_record(action="patients.patient.deactivated", actor=actor, target=patient)
+    return patient
+
+
+def patient_viewed(*, patient, actor: User | None, via: str) -> None:
+    """Record that a person opened a patient's record (HIPAA access log)."""
+    audit_record(
+        action="patients.patient.viewed", actor=actor, target=patient, metadata={"via": via}
+    )
