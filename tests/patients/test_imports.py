@@ -165,7 +165,8 @@ def test_bad_rows_are_reported_by_line_and_only_good_rows_land(maple, catalog, f
     assert result.created == 2
     with tenant_scope(maple.organization):
         assert sorted(Fill.objects.values_list("fill_date", flat=True)) == [
-            dt.date(2026, 9, 1), dt.date(2026, 10, 10),
+            dt.date(2026, 9, 1),
+            dt.date(2026, 10, 10),
         ]
 
 
@@ -224,7 +225,9 @@ def test_prescription_rows_check_npi_ndc_refills_and_days_supply(maple, catalog,
 def test_an_import_audits_each_patient_it_touched(maple, catalog, files):
     _import(maple.organization, files)
     with scopes_disabled():
-        events = AuditEvent.objects.filter(action__startswith="patients.", action__endswith=".imported")
+        events = AuditEvent.objects.filter(
+            action__startswith="patients.", action__endswith=".imported"
+        )
         by_action = {}
         for event in events:
             by_action.setdefault(event.action, []).append(event)
@@ -258,7 +261,9 @@ def test_the_import_command_imports_and_is_idempotent(maple, catalog, files, tmp
         first = capsys.readouterr().out
         call_command("import_records", "--org", "maple", *paths)
         second = capsys.readouterr().out
-    assert "Imported fills.csv (fills, 4 rows): 4 created, 0 updated, 0 unchanged, 0 rejected" in first
+    assert (
+        "Imported fills.csv (fills, 4 rows): 4 created, 0 updated, 0 unchanged, 0 rejected" in first
+    )
     assert "0 created, 0 updated, 4 unchanged, 0 rejected" in second
     with tenant_scope(maple.organization):
         assert Fill.objects.count() == 4
