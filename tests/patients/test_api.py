@@ -229,7 +229,7 @@ def test_lists_cost_a_fixed_number_of_queries(
         client.get("/api/v1/patients/")
     with django_assert_max_num_queries(10):
         client.get("/api/v1/fills/")
-    for n in range(25):
+    for _ in range(25):
         patient = PatientFactory(organization=maple.organization)
         rx = PrescriptionFactory(patient=patient, pharmacy=maple.pharmacies[0])
         FillFactory(prescription=rx)
