@@ -25,11 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 
-from billing.proration import CostSharing, DrugTraits, PatientPay, PlanRules
+from billing.proration import (
+    CostSharing,
+    DrugTraits,
+    PatientPay,
+    PlanRules,
+    claim_cost,
+    compute_patient_pay,
+    round_cents,
+)
 
 SCC_SHORT_FILL = 47  # NCPDP 420-DK: Shortened Days Supply Fill
 SCC_AFTER_SHORT_FILL = 48  # NCPDP 420-DK: Fill Subsequent to a Shortened Days Supply Fill
@@ -82,8 +90,12 @@ class PlanWarning:
             "quantity_authorized",
         ):
             value = getattr(self, name)
-            if value is not None:
-                data[name] = value.isoformat() if isinstance(value, date) else value
+            if isinstance(value, date):
+                data[name] = value.isoformat()
+            elif isinstance(value, Decimal):
+                data[name] = str(value)
+            elif value is not None:
+                data[name] = value
         return data
 
 
@@ -132,33 +144,39 @@ class RxInput:
 @dataclass(frozen=True)
 class PlannedFill:
     fill_date: date
-    quantity: Decimal
-    days_supply: int
+    quantity: Decimal  # 0 when nothing is authorized (see the Rx's warnings)
+    days_supply: int  # 0 when nothing is authorized
     kind: FillKind
     scc_codes: tuple[int, ...]
-    patient_pay: Decimal | None
-    pay: PatientPay | None  # how the amount was priced (None when nothing is dispensed)
-    fill_number_offset: int = 0  # 0 = the first fill this plan makes of the Rx, 1 = the next
+    patient_pay: Decimal | None  # None when the price is unknown or nothing is dispensed
+    pay: PatientPay | None  # how the amount was priced
+    # The first day this fill's supply is used (the previous supply runs out the day before).
+    supply_start: date | None = None
+    # The part of patient_pay above a prorated charge for the same days (a short fill on a
+    # plan that charges a full copay costs the patient this much more than it should).
+    extra_cost: Decimal = Decimal("0.00")
 
     @property
-    def supply_end(self) -> date:
-        """The next due date after this fill (fill date + days supply for a fill made on time)."""
-        raise NotImplementedError
+    def next_due_date(self) -> date:
+        """The day the patient needs the next fill (supply start + days supply)."""
+        return (self.supply_start or self.fill_date) + timedelta(days=self.days_supply)
 
 
 @dataclass(frozen=True)
 class RxPlan:
     """The plan for one prescription: its fills up to and including its first full anchor fill.
 
-    The top-level fields describe the first fill (the one the wizard and the API show).
+    The top-level properties describe the first fill (the one the wizard and the API show).
     """
 
     rx_id: Hashable
     fills: tuple[PlannedFill, ...]
     warnings: tuple[PlanWarning, ...]
     # The day the prescription needs its next fill after the plan's fills (an anchor if synced
-    # and splittable).
+    # and splittable and authorized).
     next_due_after_plan: date
+    synced: bool = True
+    unit_of_use: bool = False
 
     @property
     def first(self) -> PlannedFill:
@@ -191,6 +209,9 @@ class RxPlan:
     def has_warning(self, code: WarningCode) -> bool:
         return any(w.code == code for w in self.warnings)
 
+    def warning(self, code: WarningCode) -> PlanWarning | None:
+        return next((w for w in self.warnings if w.code == code), None)
+
 
 @dataclass(frozen=True)
 class AlignmentPlan:
@@ -201,30 +222,467 @@ class AlignmentPlan:
 
     @property
     def next_anchor_date(self) -> date:
-        raise NotImplementedError
+        return self.anchor_date + timedelta(days=self.cycle_days)
+
+    def is_anchor(self, day: date) -> bool:
+        """Is ``day`` the anchor or one of the anchors after it?"""
+        offset = (day - self.anchor_date).days
+        return offset >= 0 and offset % self.cycle_days == 0
+
+    def item(self, rx_id: Hashable) -> RxPlan:
+        return next(item for item in self.items if item.rx_id == rx_id)
+
+    @property
+    def synced_fills(self) -> tuple[PlannedFill, ...]:
+        return tuple(f for item in self.items if item.synced for f in item.fills)
 
     @property
     def trip_dates(self) -> tuple[date, ...]:
-        """Days before the anchor the patient must come in for a synced fill (extra trips)."""
-        raise NotImplementedError
+        """Extra trips: days other than an anchor on which a synced prescription is filled."""
+        return tuple(
+            sorted({f.fill_date for f in self.synced_fills if not self.is_anchor(f.fill_date)})
+        )
+
+    @property
+    def trip_dates_before_anchor(self) -> tuple[date, ...]:
+        return tuple(d for d in self.trip_dates if d < self.anchor_date)
+
+    @property
+    def short_fills(self) -> tuple[PlannedFill, ...]:
+        return tuple(f for f in self.synced_fills if f.kind == FillKind.SHORT)
 
     @property
     def short_fill_count(self) -> int:
-        raise NotImplementedError
+        return len(self.short_fills)
 
     @property
     def short_fill_cost(self) -> Decimal | None:
         """What the short fills cost the patient in total (None if any price is unknown)."""
-        raise NotImplementedError
+        total = Decimal("0.00")
+        for fill in self.short_fills:
+            if fill.quantity and fill.patient_pay is None:
+                return None
+            total += fill.patient_pay or Decimal("0.00")
+        return total
+
+    @property
+    def short_fill_extra_cost(self) -> Decimal:
+        """How much of short_fill_cost is above a prorated charge for the same days."""
+        return sum((f.extra_cost for f in self.short_fills), Decimal("0.00"))
 
     @property
     def warnings(self) -> tuple[tuple[Hashable, PlanWarning], ...]:
-        raise NotImplementedError
+        return tuple((item.rx_id, w) for item in self.items for w in item.warnings)
+
+
+# --- the engine ---------------------------------------------------------------------------------
 
 
 def anchors_from(anchor_date: date, cycle_days: int, count: int) -> list[date]:
     """The anchor and the ``count - 1`` that follow it."""
-    raise NotImplementedError
+    return [anchor_date + timedelta(days=cycle_days * i) for i in range(count)]
+
+
+def earliest_refill_date(rx: RxInput) -> date | None:
+    """The first day the plan pays the next fill without an override (NCPDP reject 79).
+
+    last fill + ceil(percent x last days supply); None when there is no edit (cash) or the last
+    fill is not known. The last fill date defaults to next due date - last days supply.
+    """
+    percent = rx.plan.refill_too_soon_percent_for(rx.drug)
+    if percent is None or rx.last_days_supply is None:
+        return None
+    last_fill = rx.last_fill_date or rx.next_due_date - timedelta(days=rx.last_days_supply)
+    return last_fill + timedelta(days=-(-percent * rx.last_days_supply // 100))
+
+
+def _ceil_to(quantity: Decimal, unit: Decimal) -> Decimal:
+    units = (quantity / unit).to_integral_value(rounding=ROUND_CEILING)
+    return units * unit
+
+
+def _floor_to(quantity: Decimal, unit: Decimal) -> Decimal:
+    units = (quantity / unit).to_integral_value(rounding=ROUND_FLOOR)
+    return units * unit
+
+
+def _package_days(rx: RxInput, packages: int) -> int:
+    """Days ``packages`` whole packages last (each opened one capped by its beyond-use days)."""
+    per_package = rx.package_size / rx.daily_dose
+    if rx.beyond_use_days is not None:
+        per_package = min(per_package, Decimal(rx.beyond_use_days))
+    return int((per_package * packages).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _packages_for(rx: RxInput, days: int) -> int:
+    """The fewest whole packages that last at least ``days`` days (at least one)."""
+    per_package = rx.package_size / rx.daily_dose
+    if rx.beyond_use_days is not None:
+        per_package = min(per_package, Decimal(rx.beyond_use_days))
+    packages = max(1, int((days / per_package).to_integral_value(rounding=ROUND_CEILING)))
+    while _package_days(rx, packages) < days:  # guard against rounding at the boundary
+        packages += 1
+    return packages
+
+
+@dataclass
+class _Slot:
+    """A fill before quantities: when, from which day its supply counts, how many days."""
+
+    fill_date: date | None  # None: to be chosen by batching within [window_lo, window_hi]
+    supply_start: date
+    days: int
+    kind: FillKind
+    codes: tuple[int, ...]
+    window_lo: date | None = None
+    window_hi: date | None = None
+    packages: int | None = None  # unit-of-use
+
+
+def _validate(today: date, anchor_date: date, cycle_days: int, rxs: Sequence[RxInput]) -> None:
+    if cycle_days < 1:
+        raise AlignmentError(f"A cycle is at least 1 day long, got {cycle_days}.")
+    if anchor_date < today:
+        raise AlignmentError(f"The anchor date {anchor_date} is before today ({today}).")
+    seen = set()
+    for rx in rxs:
+        if rx.rx_id in seen:
+            raise AlignmentError(f"Prescription {rx.rx_id!r} appears twice.")
+        seen.add(rx.rx_id)
+        for name in ("daily_dose", "package_size", "dispensable_unit"):
+            if getattr(rx, name) <= 0:
+                raise AlignmentError(f"Prescription {rx.rx_id!r}: {name} must be above zero.")
+        if rx.fills_remaining < 0 or rx.quantity_remaining < 0:
+            raise AlignmentError(f"Prescription {rx.rx_id!r}: remaining fills/quantity < 0.")
+        if rx.max_quantity_per_fill is not None and rx.max_quantity_per_fill <= 0:
+            raise AlignmentError(f"Prescription {rx.rx_id!r}: max quantity per fill must be > 0.")
+        if rx.usual_days_supply is not None and rx.usual_days_supply < 1:
+            raise AlignmentError(f"Prescription {rx.rx_id!r}: usual days supply must be >= 1.")
+        if rx.beyond_use_days is not None and rx.beyond_use_days < 1:
+            raise AlignmentError(f"Prescription {rx.rx_id!r}: beyond-use days must be >= 1.")
+        if rx.last_days_supply is not None and rx.last_days_supply < 1:
+            raise AlignmentError(f"Prescription {rx.rx_id!r}: last days supply must be >= 1.")
+
+
+def _fmt(day: date) -> str:
+    return f"{day:%a} {day.month}/{day.day}"
+
+
+class _RxPlanner:
+    """Plans one prescription: slots first (dates and days), quantities and prices after."""
+
+    def __init__(self, rx: RxInput, today: date, anchor: date, cycle: int):
+        self.rx, self.today, self.anchor, self.cycle = rx, today, anchor, cycle
+        self.start = max(rx.next_due_date, today)  # the day new supply must begin
+        self.earliest = earliest_refill_date(rx)
+        self.warnings: list[PlanWarning] = []
+        self.name = rx.label or f"Rx {rx.rx_id}"
+
+    # -- dates ---------------------------------------------------------------------------------
+
+    def _grid_at_or_before(self, day: date) -> date:
+        """The last anchor (A + jC, j >= 0) on or before ``day`` (``day`` >= anchor)."""
+        return self.anchor + timedelta(days=((day - self.anchor).days // self.cycle) * self.cycle)
+
+    def _pre_anchor_window(self) -> tuple[date, date]:
+        """Days a fill whose supply starts at self.start may be dispensed without a reject."""
+        hi = self.start
+        if self.rx.plan.refill_too_soon_percent_for(self.rx.drug) is None:
+            lo = self.today  # no refill-too-soon edit (cash)
+        elif self.earliest is None:
+            lo = hi  # history unknown: fill on the due date
+        else:
+            lo = min(max(self.today, self.earliest), hi)
+        return lo, hi
+
+    def _too_soon(self, fill_date: date) -> bool:
+        return self.earliest is not None and fill_date < self.earliest
+
+    def slots(self) -> list[_Slot]:
+        rx, cycle, anchor, start = self.rx, self.cycle, self.anchor, self.start
+        after_short = (SCC_AFTER_SHORT_FILL,) if rx.last_fill_short else ()
+        if not rx.synced:
+            days = rx.usual_days_supply or cycle
+            return [_Slot(start, start, days, FillKind.NOT_SYNCED, ())]
+
+        if start >= anchor and (start - anchor).days % cycle == 0:
+            # Already aligned: a full cycle on its anchor.
+            return [self._full_on(start, after_short)]
+
+        if start < anchor:
+            target = anchor
+            lo, hi = self._pre_anchor_window()
+            first = _Slot(None, start, (target - start).days, FillKind.SHORT, (SCC_SHORT_FILL,))
+            first.window_lo, first.window_hi = lo, hi
+        else:
+            on = self._grid_at_or_before(start)
+            target = on + timedelta(days=cycle)
+            first = _Slot(on, start, (target - start).days, FillKind.SHORT, (SCC_SHORT_FILL,))
+            if self._too_soon(on) and not (rx.unit_of_use or rx.plan.sync_codes_allowed):
+                # The plan rejects 79 and takes no sync code: move the fill to the first day it
+                # pays (an extra trip), still sized to land on the next anchor.
+                moved = max(self.today, min(self.earliest, start))
+                self.warnings.append(
+                    PlanWarning(
+                        WarningCode.REFILL_TOO_SOON,
+                        f"{self.name}: filling on the anchor {_fmt(on)} is too soon for the plan "
+                        f"(it pays from {_fmt(self.earliest)} and takes no sync code); "
+                        f"planned on {_fmt(moved)} instead.",
+                        earliest_allowed=self.earliest,
+                        override_with_scc=False,
+                    )
+                )
+                first.fill_date = moved
+            elif rx.unit_of_use and self._too_soon(on):
+                # A whole package is not a sync fill: no override, fill it when it is due.
+                first.fill_date = max(self.today, min(self.earliest, start))
+
+        if rx.unit_of_use:
+            return self._unit_of_use_slots(first, target, after_short)
+        return [first, self._full_on(target, (SCC_AFTER_SHORT_FILL,))]
+
+    def _full_on(self, day: date, codes: tuple[int, ...]) -> _Slot:
+        slot = _Slot(day, day, self.cycle, FillKind.FULL, codes)
+        if self.rx.unit_of_use:
+            slot.packages = _packages_for(self.rx, self.cycle)
+            slot.days = _package_days(self.rx, slot.packages)
+        return slot
+
+    def _unit_of_use_slots(
+        self, first: _Slot, target: date, after_short: tuple[int, ...]
+    ) -> list[_Slot]:
+        """Whole packages: as many as reach the target anchor; they drift when they overshoot."""
+        first.packages = _packages_for(self.rx, first.days)
+        first.days = _package_days(self.rx, first.packages)
+        if first.days >= self.cycle:
+            first.kind, first.codes = FillKind.FULL, after_short
+        slots = [first]
+        lands = first.supply_start + timedelta(days=first.days) == target
+        if lands and first.kind == FillKind.SHORT:
+            slots.append(self._full_on(target, (SCC_AFTER_SHORT_FILL,)))
+        return slots
+
+    # -- quantities, authorization, price ----------------------------------------------------
+
+    def finish(self, slots: list[_Slot]) -> RxPlan:
+        rx = self.rx
+        fills_left, quantity_left = rx.fills_remaining, rx.quantity_remaining
+        planned: list[PlannedFill] = []
+        renewal: PlanWarning | None = None
+        exceeded: PlanWarning | None = None
+        for slot in slots:
+            fill_date = slot.fill_date
+            needed = self._quantity_for(slot)
+            allowed = quantity_left
+            if rx.max_quantity_per_fill is not None:
+                allowed = min(allowed, rx.max_quantity_per_fill)
+            blocked = ""
+            if fills_left < 1:
+                blocked = "no refills left"
+            elif fill_date > rx.expiration_date:
+                blocked = f"the prescription expires {_fmt(rx.expiration_date)}"
+            if blocked:
+                allowed = Decimal("0")
+            quantity, days = needed, slot.days
+            if needed > allowed:
+                quantity, days = self._cut_to(slot, allowed)
+                if exceeded is None:
+                    exceeded = PlanWarning(
+                        WarningCode.EXCEEDS_AUTHORIZED_QUANTITY,
+                        f"{self.name}: the fill on {_fmt(fill_date)} needs {_num(needed)} but "
+                        f"only {_num(allowed)} is authorized"
+                        + (f" ({blocked})" if blocked else "")
+                        + f"; planned {_num(quantity)}.",
+                        quantity_needed=needed,
+                        quantity_authorized=allowed,
+                    )
+                if renewal is None:
+                    renewal = PlanWarning(
+                        WarningCode.RENEWAL_NEEDED,
+                        f"{self.name}: request a renewal from the prescriber before "
+                        f"{_fmt(fill_date)} ({blocked or 'not enough quantity authorized'}).",
+                        needed_by=fill_date,
+                    )
+            if quantity > 0:
+                fills_left -= 1
+                quantity_left -= quantity
+            planned.append(self._priced(slot, quantity, days))
+
+        next_due = planned[-1].next_due_date if planned[-1].days_supply else planned[-1].fill_date
+        if renewal is None:
+            renewal = self._renewal_for_next(next_due, fills_left, quantity_left)
+        for warning in (renewal, exceeded):
+            if warning is not None:
+                self.warnings.append(warning)
+        self._check_refill_too_soon(planned)
+        self._check_short_fill_limit(planned)
+        self._check_drift(planned)
+        return RxPlan(
+            rx_id=rx.rx_id,
+            fills=tuple(planned),
+            warnings=tuple(self.warnings),
+            next_due_after_plan=next_due,
+            synced=rx.synced,
+            unit_of_use=rx.unit_of_use,
+        )
+
+    def _quantity_for(self, slot: _Slot) -> Decimal:
+        if slot.packages is not None:
+            return slot.packages * self.rx.package_size
+        return _ceil_to(slot.days * self.rx.daily_dose, self.rx.dispensable_unit)
+
+    def _cut_to(self, slot: _Slot, allowed: Decimal) -> tuple[Decimal, int]:
+        rx = self.rx
+        if slot.packages is not None:
+            packages = int((allowed / rx.package_size).to_integral_value(rounding=ROUND_FLOOR))
+            if packages < 1:
+                return Decimal("0"), 0
+            return packages * rx.package_size, _package_days(rx, packages)
+        quantity = _floor_to(allowed, rx.dispensable_unit)
+        days = int((quantity / rx.daily_dose).to_integral_value(rounding=ROUND_FLOOR))
+        if days < 1:
+            return Decimal("0"), 0
+        return quantity, days
+
+    def _priced(self, slot: _Slot, quantity: Decimal, days: int) -> PlannedFill:
+        rx = self.rx
+        pay = None
+        extra = Decimal("0.00")
+        if quantity > 0:
+            claim = None
+            if rx.unit_cost is not None:
+                claim = claim_cost(
+                    unit_cost=rx.unit_cost, quantity=quantity, dispensing_fee=rx.dispensing_fee
+                )
+            pay = compute_patient_pay(
+                days_supply=days,
+                cost_sharing=rx.cost_sharing,
+                rules=rx.plan.proration,
+                drug=rx.drug,
+                claim=claim,
+            )
+            if slot.kind == FillKind.SHORT and rx.cost_sharing.copay is not None and pay.amount:
+                month = rx.plan.proration.month_days
+                fair = min(round_cents(rx.cost_sharing.copay * days / month), pay.amount)
+                extra = max(Decimal("0.00"), pay.amount - fair)
+        return PlannedFill(
+            fill_date=slot.fill_date,
+            quantity=quantity,
+            days_supply=days,
+            kind=slot.kind,
+            scc_codes=slot.codes,
+            patient_pay=pay.amount if pay else None,
+            pay=pay,
+            supply_start=slot.supply_start,
+            extra_cost=extra,
+        )
+
+    def _renewal_for_next(
+        self, next_due: date, fills_left: int, quantity_left: Decimal
+    ) -> PlanWarning | None:
+        """Can the fill after this plan (on ``next_due``) be made on this prescription?"""
+        rx = self.rx
+        days = self.cycle if rx.synced else (rx.usual_days_supply or self.cycle)
+        if rx.unit_of_use:
+            need = _packages_for(rx, days) * rx.package_size
+        else:
+            need = _ceil_to(days * rx.daily_dose, rx.dispensable_unit)
+        reason = ""
+        if fills_left < 1:
+            reason = "its refills run out"
+        elif rx.expiration_date < next_due:
+            reason = f"it expires {_fmt(rx.expiration_date)}"
+        elif quantity_left < need:
+            reason = f"only {_num(quantity_left)} stays authorized, {_num(need)} needed"
+        if not reason:
+            return None
+        return PlanWarning(
+            WarningCode.RENEWAL_NEEDED,
+            f"{self.name}: {reason} before the fill due {_fmt(next_due)}: request a renewal "
+            "before the prep contact.",
+            needed_by=next_due,
+        )
+
+    def _check_refill_too_soon(self, planned: list[PlannedFill]) -> None:
+        if self.earliest is None:
+            return
+        if any(w.code == WarningCode.REFILL_TOO_SOON for w in self.warnings):
+            return
+        first = planned[0]
+        if first.quantity > 0 and first.fill_date < self.earliest:
+            allowed = self.rx.plan.sync_codes_allowed and first.kind == FillKind.SHORT
+            how = (
+                "bill it with SCC 47 (the plan accepts sync codes)"
+                if allowed
+                else "the plan will reject it (79) until then"
+            )
+            self.warnings.append(
+                PlanWarning(
+                    WarningCode.REFILL_TOO_SOON,
+                    f"{self.name}: the fill on {_fmt(first.fill_date)} comes before the plan "
+                    f"pays a refill ({_fmt(self.earliest)}): {how}.",
+                    earliest_allowed=self.earliest,
+                    override_with_scc=allowed,
+                )
+            )
+
+    def _check_short_fill_limit(self, planned: list[PlannedFill]) -> None:
+        limit = self.rx.plan.short_fills_per_year
+        if limit is None:
+            return
+        for fill in planned:
+            if fill.kind != FillKind.SHORT or fill.quantity == 0:
+                continue
+            used = self.rx.short_fills_this_year if fill.fill_date.year == self.today.year else 0
+            if used >= limit:
+                self.warnings.append(
+                    PlanWarning(
+                        WarningCode.SHORT_FILL_LIMIT,
+                        f"{self.name}: the plan covers {limit} sync short fill(s) a year and "
+                        f"this prescription has had {used}: expect a full copay or a reject.",
+                    )
+                )
+            return
+
+    def _check_drift(self, planned: list[PlannedFill]) -> None:
+        if not (self.rx.unit_of_use and self.rx.synced) or planned[-1].days_supply == 0:
+            return
+        runs_out = planned[-1].next_due_date
+        offset = (runs_out - self.anchor).days % self.cycle
+        if offset == 0:
+            return
+        drift = offset if offset <= self.cycle // 2 else offset - self.cycle
+        nearest = runs_out - timedelta(days=drift)
+        side = "after" if drift > 0 else "before"
+        self.warnings.append(
+            PlanWarning(
+                WarningCode.UNIT_OF_USE_DRIFT,
+                f"{self.name}: whole packages run out {_fmt(runs_out)}, {abs(drift)} day(s) "
+                f"{side} the anchor {_fmt(nearest)}; it cannot be split (consider it as the "
+                "anchor medication).",
+                drift_days=drift,
+            )
+        )
+
+
+def _num(value: Decimal) -> str:
+    return format(Decimal(value).normalize(), "f")
+
+
+def _batch(slots: list[_Slot], batch: bool) -> None:
+    """Give every flexible fill a date: as few trips as possible (interval stabbing, each trip
+    as late as the earliest-due fill in it allows)."""
+    flexible = sorted(
+        (s for s in slots if s.fill_date is None), key=lambda s: (s.window_hi, s.window_lo)
+    )
+    point: date | None = None
+    for slot in flexible:
+        if not batch:
+            slot.fill_date = slot.window_hi
+            continue
+        if point is None or slot.window_lo > point:
+            point = slot.window_hi
+        slot.fill_date = point
 
 
 def align(
@@ -240,4 +698,11 @@ def align(
     Raises AlignmentError for an anchor before today, a cycle under 1 day, a zero dose or
     package size, or duplicate prescription ids.
     """
-    raise NotImplementedError
+    _validate(today, anchor_date, cycle_days, prescriptions)
+    planners = [_RxPlanner(rx, today, anchor_date, cycle_days) for rx in prescriptions]
+    slots = [planner.slots() for planner in planners]
+    _batch([s for rx_slots in slots for s in rx_slots], batch_short_fills)
+    items = tuple(
+        planner.finish(rx_slots) for planner, rx_slots in zip(planners, slots, strict=True)
+    )
+    return AlignmentPlan(today=today, anchor_date=anchor_date, cycle_days=cycle_days, items=items)
