@@ -222,3 +222,102 @@ def patient_viewed(*, patient, actor: User | None, via: str) -> None:
     audit_record(
         action="patients.patient.viewed", actor=actor, target=patient, metadata={"via": via}
     )
+
+
+# --- Medication reconciliation ------------------------------------------------------------------
+
+
+def prescription_suggestion(prescription, *, today=None):
+    from patients.reconciliation import RxFacts, suggest_sync_decision
+
+    drug = prescription.drug
+    facts = RxFacts(
+        sig_text=prescription.sig_text,
+        therapy_type=prescription.therapy_type,
+        status=prescription.status,
+        dea_schedule=drug.dea_schedule,
+        generic_name=drug.generic_name,
+        is_antibiotic=drug.is_antibiotic,
+        is_specialty=drug.is_specialty,
+        unit_of_use=drug.unit_of_use,
+        refills_remaining=prescription.refills_remaining,
+        expiration_date=prescription.expiration_date,
+        state=prescription.pharmacy.state,
+    )
+    return suggest_sync_decision(facts, today=today or timezone.localdate())
+
+
+@transaction.atomic
+def prescription_sync_decide(
+    *, prescription, decision: str, reason: str = "", note: str = "", actor: User
+):
+    """A pharmacist confirms or overrides the suggested sync decision.
+
+    Overriding the suggestion needs a note saying why; who and when are kept.
+    """
+    from patients.models import ExclusionReason, SyncDecision
+
+    errors = {}
+    if decision not in {SyncDecision.SYNCED, SyncDecision.EXCLUDED}:
+        errors["decision"] = ["Choose synced or excluded."]
+    if decision == SyncDecision.EXCLUDED and reason not in ExclusionReason.values:
+        errors["reason"] = ["Say why it is excluded."]
+    suggestion = prescription_suggestion(prescription)
+    overrides = decision != suggestion.decision or (
+        decision == SyncDecision.EXCLUDED and reason != suggestion.reason
+    )
+    if overrides and not note.strip():
+        errors["note"] = [
+            f"You are overriding the suggestion ({suggestion.explanation}): add a note why."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    prescription.sync_decision = decision
+    prescription.sync_exclusion_reason = reason if decision == SyncDecision.EXCLUDED else ""
+    prescription.sync_decision_note = note.strip()[:500]
+    prescription.sync_decided_by = actor
+    prescription.sync_decided_at = timezone.now()
+    prescription.save(
+        update_fields=[
+            "sync_decision",
+            "sync_exclusion_reason",
+            "sync_decision_note",
+            "sync_decided_by",
+            "sync_decided_at",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="patients.prescription.sync_decided",
+        actor=actor,
+        target=prescription,
+        metadata={
+            "decision": decision,
+            "reason": prescription.sync_exclusion_reason,
+            "suggested": suggestion.decision,
+            "suggested_reason": suggestion.reason,
+            "override": overrides,
+            "patient": str(prescription.patient.public_id),
+        },
+    )
+    return prescription
+
+
+@transaction.atomic
+def patient_reconcile_accept_suggestions(*, patient, actor: User) -> int:
+    """Accept the suggestion for every active prescription not yet reconciled."""
+    from patients.models import PrescriptionStatus, SyncDecision
+
+    decided = 0
+    for prescription in patient.prescriptions.select_related("drug", "pharmacy").filter(
+        status=PrescriptionStatus.ACTIVE, sync_decision=SyncDecision.UNDECIDED
+    ):
+        suggestion = prescription_suggestion(prescription)
+        prescription_sync_decide(
+            prescription=prescription,
+            decision=suggestion.decision,
+            reason=suggestion.reason,
+            actor=actor,
+        )
+        decided += 1
+    return decided
