@@ -3,4 +3,8 @@ from django.apps import AppConfig
 
 class MessagingConfig(AppConfig):
     name = "messaging"
+    verbose_name = "Messaging (SMS)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from messaging import checks  # noqa: F401 - registers the system checks
