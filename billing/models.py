@@ -20,6 +20,23 @@ from patients.models import PlanType
 from patients.validators import validate_bin
 
 
+POLICY_CHOICES = [
+    (ProrationPolicy.DAILY_RATE.value, "Daily rate (copay x days / 30)"),
+    (ProrationPolicy.NONE.value, "None (a full copay per fill)"),
+    (ProrationPolicy.CAP.value, "Cap at the normal copay"),
+]
+ROUNDING_CHOICES = [
+    (DailyRateRounding.EXACT.value, "Exact, cents half up"),
+    (DailyRateRounding.DAILY_CENTS_DOWN.value, "Daily rate down to cents"),
+    (DailyRateRounding.DAILY_DOLLAR_DOWN.value, "Daily rate down to a whole dollar"),
+]
+EXCLUSION_CHOICES = [
+    (ProrationExclusion.EYE_DROPS.value, "Eye drops"),
+    (ProrationExclusion.TOPICALS.value, "Topicals"),
+    (ProrationExclusion.INSULIN.value, "Insulin"),
+]
+
+
 class PlanRule(TenantOwnedModel):
     name = models.CharField(max_length=200, help_text="What the pharmacist calls this plan.")
 
@@ -32,11 +49,9 @@ class PlanRule(TenantOwnedModel):
     plan_type = models.CharField(max_length=20, choices=PlanType.choices, blank=True)
 
     # Proration of short fills (DOMAIN 4).
-    proration_policy = models.CharField(max_length=12, choices=[(p, p) for p in ProrationPolicy])
+    proration_policy = models.CharField(max_length=12, choices=POLICY_CHOICES)
     proration_rounding = models.CharField(
-        max_length=24,
-        choices=[(r, r) for r in DailyRateRounding],
-        default=DailyRateRounding.EXACT,
+        max_length=24, choices=ROUNDING_CHOICES, default=DailyRateRounding.EXACT.value
     )
     proration_month_days = models.PositiveSmallIntegerField(
         default=30, help_text="A month's supply for the daily rate: 30 or 31."
@@ -48,7 +63,7 @@ class PlanRule(TenantOwnedModel):
         default=False, help_text="Part D: only solid orals (not antibiotics or original packs)."
     )
     proration_exclusions = ArrayField(
-        models.CharField(max_length=12, choices=[(e, e) for e in ProrationExclusion]),
+        models.CharField(max_length=12, choices=EXCLUSION_CHOICES),
         default=list,
         blank=True,
     )
@@ -131,7 +146,7 @@ class PlanRule(TenantOwnedModel):
                 condition=Q(max_days_per_copay__gte=30), name="plan_rule_copay_days_month"
             ),
             models.CheckConstraint(
-                condition=Q(proration_policy__in=[p.value for p in ProrationPolicy]),
+                condition=Q(proration_policy__in=[value for value, _ in POLICY_CHOICES]),
                 name="plan_rule_policy_known",
             ),
         ]

@@ -46,10 +46,14 @@ class ProrationPolicy(StrEnum):
 class DailyRateRounding(StrEnum):
     """How a plan rounds the daily cost-sharing rate (42 CFR 423.100 lets it choose)."""
 
-    EXACT = "exact"  # copay x days / month_days, then cents half up
-    DAILY_CENTS_HALF_UP = "daily_cents_half_up"  # daily rate to cents half up, x days
+    EXACT = "exact"  # copay x days / month_days, then cents half up (the product default)
     DAILY_CENTS_DOWN = "daily_cents_down"  # daily rate down to cents, x days
-    DAILY_DOLLAR_DOWN = "daily_dollar_down"  # daily rate down to a whole dollar, x days
+    # Daily rate down to a whole dollar ("the nearest lower dollar amount, if any"); a daily
+    # rate under $1 has no lower dollar amount and is rounded down to cents instead.
+    DAILY_DOLLAR_DOWN = "daily_dollar_down"
+
+    # Rounding the daily rate UP is not offered: 42 CFR 423.100 forbids a rate that makes a
+    # month cost the enrollee more than the copay (e.g. $47 / 30 = 1.5667 -> 1.57 x 30 = $47.10).
 
 
 class ProrationExclusion(StrEnum):
@@ -240,16 +244,15 @@ def daily_rate(*, copay: Decimal, rules: ProrationRules) -> Decimal | None:
     """The plan's daily cost-sharing rate, or None when the plan prorates the exact fraction.
 
     With EXACT rounding there is no separate daily rate: the charge is copay x days / month_days
-    rounded once. The other settings round the daily rate first (never up past the copay/month).
+    rounded once. The other settings round the daily rate down first, so a month at the daily
+    rate never costs more than the copay.
     """
     raw = Decimal(copay) / rules.month_days
     if rules.rounding == DailyRateRounding.EXACT:
         return None
-    if rules.rounding == DailyRateRounding.DAILY_CENTS_HALF_UP:
-        return raw.quantize(CENT, rounding=ROUND_HALF_UP)
-    if rules.rounding == DailyRateRounding.DAILY_CENTS_DOWN:
-        return raw.quantize(CENT, rounding=ROUND_DOWN)
-    return raw.quantize(Decimal("1"), rounding=ROUND_DOWN).quantize(CENT)
+    if rules.rounding == DailyRateRounding.DAILY_DOLLAR_DOWN and raw >= 1:
+        return raw.quantize(Decimal("1"), rounding=ROUND_DOWN).quantize(CENT)
+    return raw.quantize(CENT, rounding=ROUND_DOWN)
 
 
 def proration_applies(
