@@ -24,6 +24,14 @@ def npi_check_digit_ok(npi: str) -> bool:
     return (10 - total % 10) % 10 == int(npi[9])
 
 
+def npi_with_check_digit(first_nine: str) -> str:
+    """Complete nine digits into a valid NPI (for demo data and tests)."""
+    for check in "0123456789":
+        if npi_check_digit_ok(first_nine + check):
+            return first_nine + check
+    raise ValueError("unreachable: one check digit always fits")
+
+
 def validate_npi(value: str) -> None:
     if not re.fullmatch(r"\d{10}", value or ""):
         raise ValidationError("An NPI is exactly 10 digits.", code="npi_format")

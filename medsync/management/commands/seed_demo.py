@@ -1,5 +1,6 @@
 """Idempotent demo data: Maple Pharmacy (owner, pharmacist, technician) and Birch Rx."""
 
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -106,6 +107,11 @@ class Command(BaseCommand):
                     tech.save(update_fields=["limited_to_pharmacies"])
                     main_st = Pharmacy.objects.get(ncpdp_id="5012345")
                     MembershipPharmacy.objects.get_or_create(membership=tech, pharmacy=main_st)
+
+        # Each app adds its own demo rows with a `seed_demo_<app>` command, in import order.
+        for app in APP_SEEDERS:
+            if f"seed_demo_{app}" in get_commands():
+                call_command(f"seed_demo_{app}", stdout=self.stdout)
 
         self.stdout.write(
             self.style.SUCCESS(f"Demo data is ready. Logins (password for all: {DEMO_PASSWORD}):")
