@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="Keep the throwaway data.")
 
     def handle(self, *args, **options):
-        rng = random.Random(7)
+        rng = random.Random(7)  # noqa: S311 - synthetic data, not security
         n_fills = options["fills"]
         n_rx = max(1, n_fills // 12)  # a year of monthly fills per prescription
         with transaction.atomic():
@@ -38,25 +38,38 @@ class Command(BaseCommand):
                 drug, _ = Drug.objects.get_or_create(
                     ndc="99999000001",
                     defaults=dict(
-                        name="Benchstatin", generic_name="benchstatin", strength="10 mg",
-                        dosage_form=DosageForm.TABLET, package_size=Decimal(90),
+                        name="Benchstatin",
+                        generic_name="benchstatin",
+                        strength="10 mg",
+                        dosage_form=DosageForm.TABLET,
+                        package_size=Decimal(90),
                         package_unit="EA",
                     ),
                 )
                 patients = Patient.objects.bulk_create(
                     Patient(
-                        organization=organization, mrn=f"B{i}", first_name="Bench",
-                        last_name=f"P{i}", date_of_birth=dt.date(1950, 1, 1),
+                        organization=organization,
+                        mrn=f"B{i}",
+                        first_name="Bench",
+                        last_name=f"P{i}",
+                        date_of_birth=dt.date(1950, 1, 1),
                         phone="+16085550100",
                     )
                     for i in range(max(1, n_rx // 4))
                 )
                 Prescription.objects.bulk_create(
                     Prescription(
-                        organization=organization, pharmacy=pharmacy, rx_number=str(10**6 + i),
-                        patient=patients[i % len(patients)], drug=drug, sig_text="daily",
-                        daily_dose=1, quantity_per_fill=30, days_supply=30,
-                        written_date=dt.date(2025, 1, 1), expiration_date=dt.date(2026, 1, 1),
+                        organization=organization,
+                        pharmacy=pharmacy,
+                        rx_number=str(10**6 + i),
+                        patient=patients[i % len(patients)],
+                        drug=drug,
+                        sig_text="daily",
+                        daily_dose=1,
+                        quantity_per_fill=30,
+                        days_supply=30,
+                        written_date=dt.date(2025, 1, 1),
+                        expiration_date=dt.date(2026, 1, 1),
                     )
                     for i in range(n_rx)
                 )
