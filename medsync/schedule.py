@@ -12,4 +12,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "medsync.tasks.clear_expired_sessions",
         "schedule": crontab(minute=17, hour="*/6"),
     },
+    # Messaging: send texts whose due time came (deferred, retried, held) and recover
+    # claims of killed workers; each organization's dispatcher runs once per minute.
+    "messaging.sweep-due": {
+        "task": "messaging.sweep_due",
+        "schedule": crontab(minute="*"),
+    },
 }

@@ -8,3 +8,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self):
         from messaging import checks  # noqa: F401 - registers the system checks
+        from messaging.panels import texting_panel
+        from patients.panels import register_patient_panel
+
+        register_patient_panel("texting", texting_panel, order=60)
