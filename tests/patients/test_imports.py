@@ -288,3 +288,22 @@ def test_the_import_benchmark_runs_and_leaves_nothing_behind(capsys):
     assert "import: 240 rows" in out and "created 240" in out
     assert "re-import: 240 rows" in out and "unchanged 240" in out
     assert not Organization.objects.filter(slug__startswith="bench-import").exists()
+
+
+@pytest.mark.django_db
+def test_the_sample_files_in_the_repository_import_cleanly(maple, capsys):
+    """The README's sample files import into the demo pharmacy without a rejected row."""
+    from pathlib import Path
+
+    from tests.factories import PharmacyFactory
+
+    PharmacyFactory(organization=maple.organization, ncpdp_id="5012345")  # the demo's Main St
+    samples = sorted(
+        str(p) for p in (Path(__file__).parents[2] / "patients" / "samples").glob("*.csv")
+    )
+    assert len(samples) == 4
+    with time_machine.travel(TODAY, tick=False):
+        call_command("import_records", "--org", "maple", *samples)
+    out = capsys.readouterr().out
+    assert out.count(" 0 rejected") == 4, out
+    assert "created" in out
