@@ -1,0 +1,217 @@
+"""From the database to the pure engines and back: builds RxInput rows for
+scheduling.alignment / scheduling.anchor and reads their answers.
+
+Loads in a fixed number of queries per call whatever the number of patients
+(prescriptions with drug and coverage, one aggregate over fills, one read of
+plan rules), so the sweeps, the wizard and the API share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Max, Q, Sum
+
+from billing.proration import (
+    CostSharing,
+    DrugTraits,
+    PlanKind,
+    PlanRules,
+    default_plan_rules,
+)
+from billing.selectors import plan_rules_for_many
+from patients.models import (
+    Coverage,
+    DosageForm,
+    Fill,
+    Prescription,
+    PrescriptionStatus,
+    SyncDecision,
+    TherapeuticClass,
+)
+from scheduling.alignment import SCC_SHORT_FILL, RxInput
+
+TOPICAL_FORMS = {DosageForm.CREAM, DosageForm.PATCH}
+
+
+@dataclass(frozen=True)
+class FillSummary:
+    """What the fill history says about one prescription."""
+
+    supply_end: dt.date | None  # the day after the last supply runs out (the next due date)
+    last_fill_date: dt.date | None
+    last_days_supply: int | None
+    last_fill_short: bool
+    dispensed_quantity: Decimal
+    fill_count: int
+    short_fills_this_year: int
+
+
+EMPTY_HISTORY = FillSummary(None, None, None, False, Decimal("0"), 0, 0)
+
+
+def fill_summaries(prescription_ids: Iterable[int], *, year: int) -> dict[int, FillSummary]:
+    """One aggregate query, then one for the last fill of each Rx (DISTINCT ON)."""
+    ids = list(prescription_ids)
+    if not ids:
+        return {}
+    kept = Fill.objects.filter(prescription_id__in=ids, returned_to_stock_at__isnull=True)
+    totals = {
+        row["prescription_id"]: row
+        for row in kept.values("prescription_id").annotate(
+            dispensed=Sum("quantity"),
+            count=Count("id"),
+            short_this_year=Count(
+                "id", filter=Q(scc_codes__contains=[SCC_SHORT_FILL], fill_date__year=year)
+            ),
+            last_date=Max("fill_date"),
+        )
+    }
+    last = {
+        row["prescription_id"]: row
+        for row in kept.order_by("prescription_id", "-fill_date", "-id")
+        .distinct("prescription_id")
+        .values("prescription_id", "fill_date", "days_supply", "scc_codes")
+    }
+    summaries = {}
+    for rx_id, total in totals.items():
+        latest = last[rx_id]
+        summaries[rx_id] = FillSummary(
+            supply_end=latest["fill_date"] + dt.timedelta(days=latest["days_supply"]),
+            last_fill_date=latest["fill_date"],
+            last_days_supply=latest["days_supply"],
+            last_fill_short=SCC_SHORT_FILL in (latest["scc_codes"] or []),
+            dispensed_quantity=total["dispensed"] or Decimal("0"),
+            fill_count=total["count"],
+            short_fills_this_year=total["short_this_year"],
+        )
+    return summaries
+
+
+def plan_rules_by_coverage(prescriptions: Iterable[Prescription]) -> dict[int, PlanRules]:
+    """billing's rules for every coverage these prescriptions bill to (one query)."""
+    coverages = {rx.coverage_id: rx.coverage for rx in prescriptions if rx.coverage_id}
+    return plan_rules_for_many(coverages.values())
+
+
+def rules_for(rx: Prescription, rules: dict[int, PlanRules], *, pharmacy_state: str) -> PlanRules:
+    if rx.coverage_id is None:
+        return default_plan_rules(state=pharmacy_state, plan_kind=PlanKind.CASH)
+    return rules[rx.coverage_id]
+
+
+def cost_sharing_of(coverage: Coverage | None) -> CostSharing:
+    if coverage is None or coverage.plan_type == "cash":
+        return CostSharing()
+    return CostSharing(
+        copay=coverage.copay_amount, coinsurance_percent=coverage.coinsurance_percent
+    )
+
+
+def drug_traits(drug) -> DrugTraits:
+    classes = set(drug.therapeutic_classes or [])
+    return DrugTraits(
+        solid_oral=drug.is_solid_oral,
+        unit_of_use=drug.unit_of_use,
+        antibiotic=drug.is_antibiotic or TherapeuticClass.ANTIBIOTIC in classes,
+        eye_drops=drug.dosage_form == DosageForm.EYE_DROPS,
+        topical=drug.dosage_form in TOPICAL_FORMS,
+        insulin=TherapeuticClass.INSULIN in classes,
+    )
+
+
+def is_syncable(rx: Prescription) -> bool:
+    return rx.status == PrescriptionStatus.ACTIVE and rx.sync_decision == SyncDecision.SYNCED
+
+
+def rx_input(
+    rx: Prescription,
+    *,
+    history: FillSummary,
+    today: dt.date,
+    rules: PlanRules,
+    synced: bool,
+) -> RxInput:
+    """One prescription as the alignment engine sees it."""
+    drug = rx.drug
+    # A new prescription whose original fill has not happened yet has one more fill.
+    never_filled = history.fill_count == 0 and rx.refills_remaining == rx.refills_authorized
+    fills_remaining = rx.refills_remaining + (1 if never_filled else 0)
+    next_due = history.supply_end or today
+    if next_due < today:
+        next_due = today  # out of medication: it is due now
+    return RxInput(
+        rx_id=rx.pk,
+        next_due_date=next_due,
+        daily_dose=rx.daily_dose,
+        package_size=drug.package_size if drug.unit_of_use else Decimal("1"),
+        fills_remaining=fills_remaining,
+        quantity_remaining=rx.quantity_per_fill * fills_remaining,
+        expiration_date=rx.expiration_date,
+        unit_of_use=drug.unit_of_use,
+        synced=synced,
+        beyond_use_days=drug.beyond_use_days,
+        last_fill_date=history.last_fill_date,
+        last_days_supply=history.last_days_supply,
+        last_fill_short=history.last_fill_short,
+        short_fills_this_year=history.short_fills_this_year,
+        usual_days_supply=rx.days_supply,
+        plan=rules,
+        cost_sharing=cost_sharing_of(rx.coverage),
+        drug=drug_traits(drug),
+        label=f"{drug.name} {drug.strength}",
+    )
+
+
+def prescriptions_for_planning(patient_ids: Sequence[int]):
+    """Active prescriptions of these patients, with what planning reads, in one query."""
+    return (
+        Prescription.objects.filter(
+            patient_id__in=list(patient_ids), status=PrescriptionStatus.ACTIVE
+        )
+        .select_related("drug", "coverage", "pharmacy")
+        .order_by("patient_id", "rx_number")
+    )
+
+
+@dataclass
+class PatientRxInputs:
+    prescriptions: list[Prescription]
+    inputs: list[RxInput]
+
+
+def rx_inputs_for_patients(
+    patient_ids: Sequence[int],
+    *,
+    today: dt.date,
+    pharmacy_state: str,
+    synced_ids: set[int] | None = None,
+    only_rx_ids: set[int] | None = None,
+) -> dict[int, PatientRxInputs]:
+    """RxInputs per patient. `synced_ids` overrides which Rx are synced (the wizard's choice);
+    by default the reconciliation decision (Prescription.sync_decision) says."""
+    prescriptions = list(prescriptions_for_planning(patient_ids))
+    if only_rx_ids is not None:
+        prescriptions = [rx for rx in prescriptions if rx.pk in only_rx_ids]
+    histories = fill_summaries([rx.pk for rx in prescriptions], year=today.year)
+    rules_by_coverage = plan_rules_by_coverage(prescriptions)
+    result: dict[int, PatientRxInputs] = defaultdict(lambda: PatientRxInputs([], []))
+    for rx in prescriptions:
+        synced = rx.pk in synced_ids if synced_ids is not None else is_syncable(rx)
+        rules = rules_for(rx, rules_by_coverage, pharmacy_state=pharmacy_state)
+        entry = result[rx.patient_id]
+        entry.prescriptions.append(rx)
+        entry.inputs.append(
+            rx_input(
+                rx,
+                history=histories.get(rx.pk, EMPTY_HISTORY),
+                today=today,
+                rules=rules,
+                synced=synced,
+            )
+        )
+    return dict(result)

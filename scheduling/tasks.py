@@ -1,0 +1,77 @@
+"""The sync engine's jobs: thin tasks that enter one tenant and run a sweep.
+
+Beat (medsync/schedule.py, UTC) calls one `fan_out_*` task per sweep; it queues
+the per-organization task for every active organization. Each sweep applies
+each pharmacy's own time zone inside (scheduling.sweeps), so running hourly
+covers every zone, and a daylight-saving day neither skips nor repeats work.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from medsync.jobs import TenantTask, fan_out
+from scheduling import sweeps
+
+
+@shared_task(base=TenantTask, name="scheduling.tasks.ensure_cycles")
+def ensure_cycles(*, organization_id: str) -> dict:
+    return sweeps.cycles_ensure_upcoming().as_dict()
+
+
+@shared_task(base=TenantTask, name="scheduling.tasks.open_prep")
+def open_prep(*, organization_id: str) -> dict:
+    return sweeps.cycles_open_prep().as_dict()
+
+
+@shared_task(base=TenantTask, name="scheduling.tasks.open_prefill")
+def open_prefill(*, organization_id: str) -> dict:
+    return sweeps.cycles_open_prefill().as_dict()
+
+
+@shared_task(base=TenantTask, name="scheduling.tasks.check_pickups")
+def check_pickups(*, organization_id: str) -> dict:
+    return sweeps.cycles_check_pickups().as_dict()
+
+
+@shared_task(base=TenantTask, name="scheduling.tasks.detect_replans")
+def detect_replans(*, organization_id: str) -> dict:
+    return sweeps.replans_detect().as_dict()
+
+
+@shared_task(base=TenantTask, name="scheduling.tasks.hand_over_message_requests")
+def hand_over_message_requests(*, organization_id: str) -> dict:
+    return sweeps.message_requests_hand_over().as_dict()
+
+
+# --- Beat entry points: one fan-out per sweep ------------------------------------------------
+
+
+@shared_task(name="scheduling.tasks.fan_out_ensure_cycles", acks_late=True)
+def fan_out_ensure_cycles() -> int:
+    return fan_out(ensure_cycles)
+
+
+@shared_task(name="scheduling.tasks.fan_out_open_prep", acks_late=True)
+def fan_out_open_prep() -> int:
+    return fan_out(open_prep)
+
+
+@shared_task(name="scheduling.tasks.fan_out_open_prefill", acks_late=True)
+def fan_out_open_prefill() -> int:
+    return fan_out(open_prefill)
+
+
+@shared_task(name="scheduling.tasks.fan_out_check_pickups", acks_late=True)
+def fan_out_check_pickups() -> int:
+    return fan_out(check_pickups)
+
+
+@shared_task(name="scheduling.tasks.fan_out_detect_replans", acks_late=True)
+def fan_out_detect_replans() -> int:
+    return fan_out(detect_replans)
+
+
+@shared_task(name="scheduling.tasks.fan_out_hand_over_message_requests", acks_late=True)
+def fan_out_hand_over_message_requests() -> int:
+    return fan_out(hand_over_message_requests)
