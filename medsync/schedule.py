@@ -18,4 +18,32 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "messaging.sweep_due",
         "schedule": crontab(minute="*"),
     },
+    # Scheduling (the sync engine): one fan-out per sweep, hourly so every pharmacy's local
+    # midnight is caught within the hour; each sweep compares local dates, so a 23- or
+    # 25-hour day neither skips nor repeats work. Order within the hour: cycles, re-plans,
+    # prep, pre-fill, pickups; message requests are handed over on commit and every 10 min.
+    "scheduling.ensure-cycles": {
+        "task": "scheduling.tasks.fan_out_ensure_cycles",
+        "schedule": crontab(minute=2),
+    },
+    "scheduling.detect-replans": {
+        "task": "scheduling.tasks.fan_out_detect_replans",
+        "schedule": crontab(minute=6),
+    },
+    "scheduling.open-prep": {
+        "task": "scheduling.tasks.fan_out_open_prep",
+        "schedule": crontab(minute=10),
+    },
+    "scheduling.open-prefill": {
+        "task": "scheduling.tasks.fan_out_open_prefill",
+        "schedule": crontab(minute=14),
+    },
+    "scheduling.check-pickups": {
+        "task": "scheduling.tasks.fan_out_check_pickups",
+        "schedule": crontab(minute=18),
+    },
+    "scheduling.hand-over-messages": {
+        "task": "scheduling.tasks.fan_out_hand_over_message_requests",
+        "schedule": crontab(minute="*/10"),
+    },
 }

@@ -366,3 +366,8 @@ MESSAGING_SIMULATOR_ENABLED = environment.read_bool(
     "MESSAGING_SIMULATOR_ENABLED", DEBUG and MESSAGING_GATEWAY == "console"
 )
 # --- end Messaging -------------------------------------------------------------------------
+
+# --- Scheduling (the sync engine) ------------------------------------------------------------
+# Rows a sweep claims per batch; the queries per batch do not depend on it.
+SCHEDULING_SWEEP_BATCH_SIZE = environment.read_positive_int("SCHEDULING_SWEEP_BATCH_SIZE", 1000)
+# --- end Scheduling --------------------------------------------------------------------------

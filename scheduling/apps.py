@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class SchedulingConfig(AppConfig):
     name = "scheduling"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # messaging sits below scheduling: it offers plug points, scheduling plugs in.
+        from messaging.registry import register_open_prep_question_check, register_reply_handler
+        from scheduling.services import cycle_sms_reply, has_open_prep_question
+
+        register_reply_handler(cycle_sms_reply)
+        register_open_prep_question_check(has_open_prep_question)
