@@ -1,7 +1,23 @@
-"""API routes of the scheduling app, mounted under /api/v1/."""
+"""API routes of the scheduling app, mounted under /api/v1/.
 
+The patients app owns /api/v1/patients/; the sync engine adds two sub-routes with
+explicit paths so the two routers never compete."""
+
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter(trailing_slash=True)
+from scheduling import api
 
-urlpatterns: list = [*router.urls]
+router = SimpleRouter(trailing_slash=True)
+router.register("enrollments", api.EnrollmentViewSet, basename="sync-enrollment")
+router.register("cycles", api.CycleViewSet, basename="sync-cycle")
+
+urlpatterns: list = [
+    path(
+        "patients/<uuid:id>/anchor-options/",
+        api.AnchorOptionsView.as_view(),
+        name="api-patient-anchor-options",
+    ),
+    path("patients/<uuid:id>/sync-plan/", api.SyncPlanView.as_view(), name="api-patient-sync-plan"),
+    *router.urls,
+]

@@ -414,6 +414,7 @@ class CloseReason(models.TextChoices):
     DISENROLLED = "disenrolled", "Patient left the program"
     PAUSED = "paused", "Enrollment paused"
     REPLANNED = "replanned", "Replaced by a new plan"
+    LAPSED = "lapsed", "Not picked up before the next cycle began"
 
 
 class SyncCycle(TenantOwnedModel):

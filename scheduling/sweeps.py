@@ -628,6 +628,7 @@ def cycles_check_pickups(*, now: dt.datetime | None = None, limit: int | None = 
             result.messages += messages
             result.tasks += tasks
             result.cycles += _close_picked_up(pharmacy, today, now)
+            result.cycles += _retire_lapsed(pharmacy, today, now)
         _audit_sweep("pickups_checked", result, pharmacy, today)
         total.add(result)
     _hand_over_later(total)
@@ -725,6 +726,57 @@ def _close_picked_up(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> in
         status_changed_at=now,
     )
     CycleEvent.objects.bulk_create(_events(rows, EventKind.CLOSED, now))
+    return closed
+
+
+def _retire_lapsed(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
+    """Once the next anchor has come, a missed or partly picked-up cycle's fills that were
+    never started are dropped; with nothing left on the shelf the cycle closes."""
+    candidates = [
+        row
+        for row in SyncCycle.objects.filter(
+            pharmacy=pharmacy,
+            status__in=(CycleStatus.MISSED, CycleStatus.PARTLY_PICKED_UP),
+        ).values(*CLAIM_FIELDS, "enrollment__cycle_days")
+        if row["anchor_date"] + dt.timedelta(days=row["enrollment__cycle_days"]) <= today
+    ]
+    if not candidates:
+        return 0
+    ids = [row["pk"] for row in candidates]
+    CycleItem.objects.filter(
+        cycle_id__in=ids, state__in=(ItemState.PLANNED, ItemState.QUEUED, ItemState.FLAGGED)
+    ).update(state=ItemState.SKIPPED)
+    on_shelf = set(
+        CycleItem.objects.filter(
+            cycle_id__in=ids, state__in=(ItemState.BILLED, ItemState.FILLED, ItemState.READY)
+        ).values_list("cycle_id", flat=True)
+    )
+    picked = set(
+        CycleItem.objects.filter(cycle_id__in=ids, state=ItemState.PICKED_UP).values_list(
+            "cycle_id", flat=True
+        )
+    )
+    done = [row for row in candidates if row["pk"] not in on_shelf]
+    closed = 0
+    for reason, rows in (
+        (CloseReason.COMPLETED, [r for r in done if r["pk"] in picked]),
+        (CloseReason.LAPSED, [r for r in done if r["pk"] not in picked]),
+    ):
+        if not rows:
+            continue
+        closed += SyncCycle.objects.filter(
+            pk__in=[r["pk"] for r in rows],
+            status__in=(CycleStatus.MISSED, CycleStatus.PARTLY_PICKED_UP),
+        ).update(
+            status=CycleStatus.CLOSED,
+            close_reason=reason,
+            closed_at=now,
+            status_changed_at=now,
+            prep_open=False,
+        )
+        CycleEvent.objects.bulk_create(
+            _events(rows, EventKind.CLOSED, now, metadata={"reason": reason.value})
+        )
     return closed
 
 

@@ -1,0 +1,517 @@
+"""The sync engine's API: enrollments, cycles, a patient's anchor options and a plan preview.
+
+Everything is looked up inside the caller's organization: another organization's patient,
+prescription, enrollment or cycle is a 404. Writes go through scheduling.services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from medsync.api.base import TenantAPIView, TenantReadOnlyViewSet
+from medsync.roles import Perm
+from patients.models import Patient, PrescriptionStatus, SyncDecision
+from patients.services import patient_viewed
+from scheduling import selectors, services
+from scheduling.dates import next_anchor_on_or_after
+from scheduling.models import (
+    CYCLE_LENGTHS,
+    ConsentMethod,
+    ConsentRelationship,
+    ContactChannel,
+    CycleItem,
+    CycleStatus,
+    DisenrollReason,
+    EnrollmentStatus,
+    Fulfillment,
+    SyncCycle,
+    SyncEnrollment,
+)
+
+# --- Serializers ----------------------------------------------------------------------------
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    earliest_allowed = serializers.DateField(required=False)
+    needed_by = serializers.DateField(required=False)
+    drift_days = serializers.IntegerField(required=False)
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    pharmacy = serializers.UUIDField(source="pharmacy.public_id", read_only=True)
+    next_anchor_date = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncEnrollment
+        fields = [
+            "id",
+            "patient",
+            "patient_name",
+            "pharmacy",
+            "status",
+            "cycle_days",
+            "anchor_date",
+            "next_anchor_date",
+            "preferred_weekday",
+            "preferred_day_of_month",
+            "fulfillment",
+            "contact_channel",
+            "consent_given_by",
+            "consent_relationship",
+            "consent_method",
+            "consent_at",
+            "enrolled_at",
+            "paused_at",
+            "pause_reason",
+            "disenrolled_at",
+            "disenroll_reason",
+            "created_at",
+        ]
+
+    def get_next_anchor_date(self, enrollment) -> dt.date | None:
+        if enrollment.anchor_date is None or enrollment.status != EnrollmentStatus.ENROLLED:
+            return None
+        today = selectors.pharmacy_today(enrollment.pharmacy)
+        return next_anchor_on_or_after(enrollment.anchor_date, enrollment.cycle_days, today)
+
+
+class EnrollSerializer(serializers.Serializer):
+    patient = serializers.UUIDField()
+    prescriptions = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
+    anchor_date = serializers.DateField()
+    cycle_days = serializers.ChoiceField(choices=CYCLE_LENGTHS)
+    consent_given_by = serializers.CharField(max_length=200)
+    consent_relationship = serializers.ChoiceField(
+        choices=ConsentRelationship.choices, default=ConsentRelationship.SELF
+    )
+    consent_method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    consent_at = serializers.DateTimeField(required=False)
+    preferred_weekday = serializers.IntegerField(
+        min_value=0, max_value=6, required=False, allow_null=True
+    )
+    preferred_day_of_month = serializers.IntegerField(
+        min_value=1, max_value=31, required=False, allow_null=True
+    )
+    fulfillment = serializers.ChoiceField(choices=Fulfillment.choices, default=Fulfillment.PICKUP)
+    contact_channel = serializers.ChoiceField(
+        choices=ContactChannel.choices, default=ContactChannel.SMS
+    )
+
+
+class PauseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+    until = serializers.DateField(required=False, allow_null=True)
+
+
+class DisenrollSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=DisenrollReason.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CycleItemSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    prescription = serializers.UUIDField(source="prescription.public_id", read_only=True)
+    rx_number = serializers.CharField(source="prescription.rx_number", read_only=True)
+    drug = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CycleItem
+        fields = [
+            "id",
+            "prescription",
+            "rx_number",
+            "drug",
+            "fill_date",
+            "kind",
+            "quantity",
+            "days_supply",
+            "scc_codes",
+            "patient_pay",
+            "state",
+            "flag_reason",
+            "warnings",
+        ]
+
+    def get_drug(self, item) -> str:
+        drug = item.prescription.drug
+        return f"{drug.name} {drug.strength}"
+
+
+class CycleSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    enrollment = serializers.UUIDField(source="enrollment.public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    pharmacy = serializers.UUIDField(source="pharmacy.public_id", read_only=True)
+    items = CycleItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SyncCycle
+        fields = [
+            "id",
+            "enrollment",
+            "patient",
+            "pharmacy",
+            "anchor_date",
+            "prep_due_on",
+            "prefill_due_on",
+            "status",
+            "contact_outcome",
+            "close_reason",
+            "needs_renewal",
+            "contacted_at",
+            "ready_at",
+            "picked_up_at",
+            "missed_at",
+            "closed_at",
+            "items",
+        ]
+
+
+class SyncPlanRequestSerializer(serializers.Serializer):
+    anchor_date = serializers.DateField()
+    cycle_days = serializers.ChoiceField(choices=CYCLE_LENGTHS)
+    prescriptions = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
+
+
+PLAN_ITEM = inline_serializer(
+    "SyncPlanItem",
+    {
+        "prescription": serializers.UUIDField(),
+        "rx_number": serializers.CharField(),
+        "drug": serializers.CharField(),
+        "fill_date": serializers.DateField(),
+        "days_supply": serializers.IntegerField(),
+        "quantity": serializers.DecimalField(max_digits=10, decimal_places=3),
+        "kind": serializers.ChoiceField(choices=["short", "full", "not_synced"]),
+        "scc_codes": serializers.ListField(child=serializers.IntegerField()),
+        "patient_pay": serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True),
+        "warnings": WarningSerializer(many=True),
+        "fills": serializers.ListField(child=serializers.DictField()),
+    },
+)
+SYNC_PLAN_RESPONSE = inline_serializer(
+    "SyncPlan",
+    {
+        "anchor_date": serializers.DateField(),
+        "next_anchor_date": serializers.DateField(),
+        "cycle_days": serializers.IntegerField(),
+        "trip_dates": serializers.ListField(child=serializers.DateField()),
+        "short_fill_cost": serializers.DecimalField(
+            max_digits=8, decimal_places=2, allow_null=True
+        ),
+        "items": PLAN_ITEM,
+    },
+)
+ANCHOR_OPTIONS_RESPONSE = inline_serializer(
+    "AnchorOptions",
+    {
+        "today": serializers.DateField(),
+        "cycle_days": serializers.IntegerField(),
+        "options": inline_serializer(
+            "AnchorOption",
+            {
+                "anchor_date": serializers.DateField(),
+                "score": serializers.DecimalField(max_digits=8, decimal_places=2),
+                "summary": serializers.CharField(),
+                "extra_trips": serializers.IntegerField(),
+                "short_fills": serializers.IntegerField(),
+                "patient_cost": serializers.DecimalField(
+                    max_digits=8, decimal_places=2, allow_null=True
+                ),
+                "matches_preference": serializers.BooleanField(allow_null=True),
+                "pharmacy_load": serializers.IntegerField(),
+                "household": serializers.BooleanField(),
+                "reasons": serializers.ListField(child=serializers.CharField()),
+                "cautions": serializers.ListField(child=serializers.CharField()),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+def plan_as_json(preview: selectors.PlanPreview) -> dict:
+    plan = preview.plan
+    items = []
+    for row in preview.rows:
+        rx, rx_plan = row.prescription, row.plan
+        rows = services.plan_fill_rows(rx_plan, rx, plan.cycle_days)
+        first = rows[0]
+        items.append(
+            {
+                "prescription": str(rx.public_id),
+                "rx_number": rx.rx_number,
+                "drug": f"{rx.drug.name} {rx.drug.strength}",
+                "fill_date": first["fill_date"],
+                "days_supply": first["days_supply"],
+                "quantity": first["quantity"],
+                "kind": first["kind"],
+                "scc_codes": first["scc_codes"],
+                "patient_pay": first["patient_pay"],
+                "warnings": services.jsonable([w.as_dict() for w in rx_plan.warnings]),
+                "fills": rows,
+            }
+        )
+    cost = plan.short_fill_cost
+    return {
+        "anchor_date": plan.anchor_date.isoformat(),
+        "next_anchor_date": plan.next_anchor_date.isoformat(),
+        "cycle_days": plan.cycle_days,
+        "trip_dates": [d.isoformat() for d in plan.trip_dates],
+        "short_fill_cost": None if cost is None else str(cost),
+        "items": items,
+    }
+
+
+def proposal_as_json(proposal, *, household: bool = False) -> dict:
+    return {
+        "anchor_date": proposal.anchor_date.isoformat(),
+        "score": str(proposal.score),
+        "summary": proposal.summary,
+        "extra_trips": proposal.extra_trips,
+        "short_fills": proposal.short_fills,
+        "patient_cost": None if proposal.patient_cost is None else str(proposal.patient_cost),
+        "matches_preference": proposal.matches_preference,
+        "pharmacy_load": proposal.pharmacy_load,
+        "household": household,
+        "reasons": list(proposal.reasons),
+        "cautions": list(proposal.cautions),
+    }
+
+
+# --- Views --------------------------------------------------------------------------------------
+
+
+class EnrollmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
+    """Sync enrollments. POST enrolls a patient (consent, prescriptions, anchor) in one step;
+    pause, resume and disenroll are actions. Filters: ?status=, ?pharmacy=<id>."""
+
+    serializer_class = EnrollmentSerializer
+    queryset = SyncEnrollment.objects.none()
+    required_permission = {
+        "list": Perm.VIEW_PATIENTS,
+        "retrieve": Perm.VIEW_PATIENTS,
+        "create": Perm.MANAGE_ENROLLMENT,
+        "pause": Perm.MANAGE_ENROLLMENT,
+        "resume": Perm.MANAGE_ENROLLMENT,
+        "disenroll": Perm.MANAGE_ENROLLMENT,
+    }
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=[s.value for s in EnrollmentStatus]),
+            OpenApiParameter("pharmacy", OpenApiTypes.UUID),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        status_filter = self.request.query_params.get("status", "")
+        if status_filter and status_filter not in EnrollmentStatus.values:
+            raise ValidationError({"status": [f"One of {', '.join(EnrollmentStatus.values)}."]})
+        return selectors.enrollment_list(
+            membership=self.request.membership,
+            status=status_filter,
+            pharmacy_public_id=self.request.query_params.get("pharmacy", ""),
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        enrollment = self.get_object()
+        patient_viewed(patient=enrollment.patient, actor=request.user, via="api.enrollment")
+        return Response(self.get_serializer(enrollment).data)
+
+    @extend_schema(request=EnrollSerializer, responses={201: EnrollmentSerializer})
+    def create(self, request, *args, **kwargs):
+        data = EnrollSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = selectors.patient_by_public_id(values.pop("patient"))
+        prescriptions = selectors.chosen_prescriptions(patient, values.pop("prescriptions"))
+        enrollment = services.enrollment_enroll(
+            patient=patient, actor=request.user, prescriptions=prescriptions, **values
+        )
+        enrollment = selectors.enrollment_list().get(pk=enrollment.pk)
+        return Response(self.get_serializer(enrollment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PauseSerializer, responses=EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, *args, **kwargs):
+        data = PauseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrollment = services.enrollment_pause(
+            enrollment=self.get_object(), actor=request.user, **data.validated_data
+        )
+        return Response(self.get_serializer(enrollment).data)
+
+    @extend_schema(request=None, responses=EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, *args, **kwargs):
+        enrollment = services.enrollment_resume(enrollment=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(enrollment).data)
+
+    @extend_schema(request=DisenrollSerializer, responses=EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def disenroll(self, request, *args, **kwargs):
+        data = DisenrollSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrollment = services.enrollment_disenroll(
+            enrollment=self.get_object(), actor=request.user, **data.validated_data
+        )
+        return Response(self.get_serializer(enrollment).data)
+
+
+class CycleViewSet(TenantReadOnlyViewSet):
+    """Sync cycles with their fills. Filters: ?status=, ?anchor_date=YYYY-MM-DD."""
+
+    serializer_class = CycleSerializer
+    queryset = SyncCycle.objects.none()
+    required_permission = Perm.VIEW_FILL_QUEUE
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=[s.value for s in CycleStatus]),
+            OpenApiParameter("anchor_date", OpenApiTypes.DATE),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        params = self.request.query_params
+        status_filter = params.get("status", "")
+        if status_filter and status_filter not in CycleStatus.values:
+            raise ValidationError({"status": [f"One of {', '.join(CycleStatus.values)}."]})
+        anchor = None
+        if params.get("anchor_date"):
+            try:
+                anchor = dt.date.fromisoformat(params["anchor_date"])
+            except ValueError:
+                raise ValidationError({"anchor_date": ["A date as YYYY-MM-DD."]}) from None
+        return selectors.cycle_list(
+            membership=self.request.membership, status=status_filter, anchor_date=anchor
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        cycle = self.get_object()
+        patient_viewed(patient=cycle.patient, actor=request.user, via="api.cycle")
+        return Response(self.get_serializer(cycle).data)
+
+
+def _patient_for(request, patient_id) -> Patient:
+    patient = selectors.patient_by_public_id(patient_id)
+    patient_viewed(patient=patient, actor=request.user, via="api.sync")
+    return patient
+
+
+def _default_synced(patient: Patient):
+    return [
+        rx
+        for rx in selectors.medication_list(patient)
+        if rx.sync_decision == SyncDecision.SYNCED and rx.status == PrescriptionStatus.ACTIVE
+    ]
+
+
+class AnchorOptionsView(TenantAPIView):
+    """The anchor optimizer's best dates for a patient, each with its reasons and cautions.
+
+    Query: ?cycle_days= (default 30), ?prescriptions=<id> (repeat; default: the prescriptions
+    reconciliation marked synced), ?preferred_weekday=0-6 or ?preferred_day_of_month=1-31,
+    ?limit= (default 5)."""
+
+    required_permission = Perm.MANAGE_ENROLLMENT
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("cycle_days", int, enum=list(CYCLE_LENGTHS)),
+            OpenApiParameter("prescriptions", OpenApiTypes.UUID, many=True),
+            OpenApiParameter("preferred_weekday", int),
+            OpenApiParameter("preferred_day_of_month", int),
+            OpenApiParameter("limit", int),
+        ],
+        responses=ANCHOR_OPTIONS_RESPONSE,
+    )
+    def get(self, request, id):
+        params = request.query_params
+        patient = _patient_for(request, id)
+        chosen = params.getlist("prescriptions")
+        prescriptions = (
+            selectors.chosen_prescriptions(patient, chosen) if chosen else _default_synced(patient)
+        )
+        if not prescriptions:
+            raise ValidationError(
+                {"prescriptions": ["No prescription is marked synced: name the ones to sync."]}
+            )
+        ints = {}
+        for name, low, high in (
+            ("cycle_days", 1, 90),
+            ("preferred_weekday", 0, 6),
+            ("preferred_day_of_month", 1, 31),
+            ("limit", 1, 20),
+        ):
+            raw = params.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                ints[name] = int(raw)
+            except ValueError:
+                raise ValidationError({name: ["A whole number."]}) from None
+            if not low <= ints[name] <= high:
+                raise ValidationError({name: [f"Between {low} and {high}."]})
+        options = selectors.anchor_options(
+            patient=patient,
+            prescriptions=prescriptions,
+            cycle_days=ints.get("cycle_days", 30),
+            preferred_weekday=ints.get("preferred_weekday"),
+            preferred_day_of_month=ints.get("preferred_day_of_month"),
+            limit=ints.get("limit", 5),
+        )
+        proposals = [proposal_as_json(p) for p in options.proposals]
+        if options.household_proposal is not None:
+            proposals.insert(0, proposal_as_json(options.household_proposal, household=True))
+        return Response(
+            {
+                "today": options.today.isoformat(),
+                "cycle_days": ints.get("cycle_days", 30),
+                "options": proposals,
+            }
+        )
+
+
+class SyncPlanView(TenantAPIView):
+    """The alignment plan for an anchor: each fill's date, quantity, days, kind, SCC codes and
+    patient pay. Writes nothing."""
+
+    required_permission = Perm.MANAGE_ENROLLMENT
+
+    @extend_schema(request=SyncPlanRequestSerializer, responses=SYNC_PLAN_RESPONSE)
+    def post(self, request, id):
+        patient = _patient_for(request, id)
+        data = SyncPlanRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        prescriptions = selectors.chosen_prescriptions(
+            patient, data.validated_data["prescriptions"]
+        )
+        preview = selectors.plan_preview(
+            patient=patient,
+            prescriptions=prescriptions,
+            anchor_date=data.validated_data["anchor_date"],
+            cycle_days=data.validated_data["cycle_days"],
+        )
+        return Response(plan_as_json(preview))
