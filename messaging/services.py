@@ -1553,8 +1553,8 @@ def recover_stale_claims(*, now: datetime | None = None) -> int:
     for pk in stale_ids:
         with transaction.atomic():
             message = (
-                Message.objects.select_for_update(skip_locked=True)
-                .select_related("pharmacy", "conversation")
+                Message.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("pharmacy__sms_config", "conversation")
                 .filter(pk=pk, status=MessageStatus.SENDING, claimed_at__lt=cutoff)
                 .first()
             )
