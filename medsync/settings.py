@@ -228,6 +228,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["medsync.api.permissions.RoleAllows"],
     "DEFAULT_PAGINATION_CLASS": "medsync.api.pagination.Pagination",
+    # JSON only: people explore the API in /api/v1/docs/ (Swagger UI), not a browsable API.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

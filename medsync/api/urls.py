@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 from medsync.api.views import MeView, PharmacyViewSet, TokenView
 
 router = SimpleRouter(trailing_slash=True)
-router.register("pharmacies", PharmacyViewSet, basename="pharmacy")
+router.register("pharmacies", PharmacyViewSet, basename="api-pharmacy")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

@@ -16,6 +16,7 @@ from medsync.models import Membership, Organization, Pharmacy
 from medsync.roles import Role
 from medsync.tenancy import tenant_scope
 from medsync.validators import npi_with_check_digit
+from patients.catalog import drug_catalog_load
 from patients.models import (
     Coverage,
     Drug,
@@ -169,6 +170,8 @@ class Command(BaseCommand):
     help = "Demo patients, coverage, prescriptions and a year of fills (idempotent)."
 
     def handle(self, *args, **options):
+        if not Drug.objects.exists():
+            drug_catalog_load()  # an empty database (e.g. after a test flush) has no catalog
         today = timezone.localdate()
         for slug, count in (("maple", 40), ("birch", 6)):
             organization = Organization.objects.filter(slug=slug).first()
