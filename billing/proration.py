@@ -23,6 +23,7 @@ Rules encoded here:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -295,6 +296,22 @@ def compute_patient_pay(
     rules: ProrationRules,
     drug: DrugTraits,
     claim: ClaimCost | None = None,
+) -> PatientPay:
+    """What the patient pays for one fill of ``days_supply`` days (see _patient_pay).
+
+    Inputs and result are immutable, so identical fills (most patients share a few plans) are
+    priced once: the sweeps price hundreds of thousands of fills.
+    """
+    return _patient_pay(days_supply, cost_sharing, rules, drug, claim)
+
+
+@functools.lru_cache(maxsize=8192)
+def _patient_pay(
+    days_supply: int,
+    cost_sharing: CostSharing,
+    rules: ProrationRules,
+    drug: DrugTraits,
+    claim: ClaimCost | None,
 ) -> PatientPay:
     """What the patient pays for one fill of ``days_supply`` days.
 

@@ -364,8 +364,12 @@ def _validate(today: date, anchor_date: date, cycle_days: int, rxs: Sequence[RxI
             raise AlignmentError(f"Prescription {rx.rx_id!r}: last days supply must be >= 1.")
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def _fmt(day: date) -> str:
-    return f"{day:%a} {day.month}/{day.day}"
+    """'Fri 3/20': how a pharmacist writes a date on the sync calendar."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.month}/{day.day}"
 
 
 class _RxPlanner:
@@ -402,8 +406,11 @@ class _RxPlanner:
         rx, cycle, anchor, start = self.rx, self.cycle, self.anchor, self.start
         after_short = (SCC_AFTER_SHORT_FILL,) if rx.last_fill_short else ()
         if not rx.synced:
-            days = rx.usual_days_supply or cycle
-            return [_Slot(start, start, days, FillKind.NOT_SYNCED, ())]
+            slot = _Slot(start, start, rx.usual_days_supply or cycle, FillKind.NOT_SYNCED, ())
+            if rx.unit_of_use:
+                slot.packages = _packages_for(rx, slot.days)
+                slot.days = _package_days(rx, slot.packages)
+            return [slot]
 
         if start >= anchor and (start - anchor).days % cycle == 0:
             # Already aligned: a full cycle on its anchor.
@@ -412,6 +419,8 @@ class _RxPlanner:
         if start < anchor:
             target = anchor
             lo, hi = self._pre_anchor_window()
+            if not rx.unit_of_use and (anchor - start).days >= cycle:
+                return self._more_than_a_cycle_to_anchor(lo, hi, after_short)
             first = _Slot(None, start, (target - start).days, FillKind.SHORT, (SCC_SHORT_FILL,))
             first.window_lo, first.window_hi = lo, hi
         else:
@@ -441,6 +450,29 @@ class _RxPlanner:
             return self._unit_of_use_slots(first, target, after_short)
         return [first, self._full_on(target, (SCC_AFTER_SHORT_FILL,))]
 
+    def _more_than_a_cycle_to_anchor(
+        self, lo: date, hi: date, after_short: tuple[int, ...]
+    ) -> list[_Slot]:
+        """The anchor is a cycle or more away: no fill longer than a cycle. A short fill of the
+        remainder first (if any), then full cycles on the days that fall in step with the anchor
+        (A - kC), the last one on the anchor itself."""
+        start, cycle = self.start, self.cycle
+        remainder = (self.anchor - start).days % cycle
+        if remainder:
+            first = _Slot(None, start, remainder, FillKind.SHORT, (SCC_SHORT_FILL,))
+            codes_next = (SCC_AFTER_SHORT_FILL,)
+        else:
+            first = _Slot(None, start, cycle, FillKind.FULL, after_short)
+            codes_next = ()
+        first.window_lo, first.window_hi = lo, hi
+        slots = [first]
+        day = start + timedelta(days=first.days)
+        while day <= self.anchor:
+            slots.append(self._full_on(day, codes_next))
+            codes_next = ()
+            day += timedelta(days=cycle)
+        return slots
+
     def _full_on(self, day: date, codes: tuple[int, ...]) -> _Slot:
         slot = _Slot(day, day, self.cycle, FillKind.FULL, codes)
         if self.rx.unit_of_use:
@@ -457,9 +489,10 @@ class _RxPlanner:
         if first.days >= self.cycle:
             first.kind, first.codes = FillKind.FULL, after_short
         slots = [first]
-        lands = first.supply_start + timedelta(days=first.days) == target
-        if lands and first.kind == FillKind.SHORT:
-            slots.append(self._full_on(target, (SCC_AFTER_SHORT_FILL,)))
+        if first.supply_start + timedelta(days=first.days) == target:
+            # It lands on the anchor: the anchor fill follows (SCC 48 after a short one).
+            codes = (SCC_AFTER_SHORT_FILL,) if first.kind == FillKind.SHORT else ()
+            slots.append(self._full_on(target, codes))
         return slots
 
     # -- quantities, authorization, price ----------------------------------------------------
@@ -535,7 +568,7 @@ class _RxPlanner:
         rx = self.rx
         if slot.packages is not None:
             packages = int((allowed / rx.package_size).to_integral_value(rounding=ROUND_FLOOR))
-            if packages < 1:
+            if packages < 1 or _package_days(rx, packages) < 1:
                 return Decimal("0"), 0
             return packages * rx.package_size, _package_days(rx, packages)
         quantity = _floor_to(allowed, rx.dispensable_unit)
