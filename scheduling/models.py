@@ -745,6 +745,11 @@ class ReplanProposal(TenantOwnedModel):
             models.CheckConstraint(condition=Q(reasons__len__gt=0), name="replan_has_reason"),
         ]
 
+    @property
+    def reason_labels(self) -> list[str]:
+        labels = dict(ReplanReason.choices)
+        return [labels.get(reason, reason) for reason in self.reasons]
+
 
 class TaskKind(models.TextChoices):
     MISSED_PICKUP = "missed_pickup", "Call about a missed pickup"

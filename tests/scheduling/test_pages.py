@@ -1,0 +1,420 @@
+"""The sync engine's pages: fill queue, prep worklist, enrollment list and wizard, the
+patient's sync panel, re-plans, follow-ups and settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
+
+from medsync.models import AuditEvent
+from medsync.tenancy import tenant_scope
+from patients.models import Fill, SyncDecision
+from scheduling import selectors, sweeps
+from scheduling.models import (
+    CycleItem,
+    CycleStatus,
+    FollowUpTask,
+    ItemState,
+    PrepContact,
+    ReplanProposal,
+    SyncCycle,
+    SyncEnrollment,
+    SyncSettings,
+)
+from tests.scheduling.conftest import enroll, make_patient
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # Monday morning in Madison
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def patient_due(pharmacy, *days):
+    return make_patient(pharmacy, due_dates=[dt.date(2026, 3, d) for d in days])
+
+
+def test_the_fill_queue_shows_each_fill_and_moves_it_along(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 5)
+    enroll(pharmacy, synced, anchor=dt.date(2026, 3, 5))  # due on the anchor: full fills
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prefill()
+        item = CycleItem.objects.filter(state=ItemState.QUEUED).first()
+    login(maple.technician)
+    page = client.get("/fill-queue/").content.decode()
+    assert "To fill and bill" in page and f"Rx {item.prescription.rx_number}" in page
+    response = client.post(
+        f"/fill-queue/items/{item.public_id}/fill/", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Filled, to verify" in response
+    with tenant_scope(maple.organization):
+        item.refresh_from_db()
+        assert item.state == ItemState.FILLED
+        assert Fill.objects.filter(
+            prescription=item.prescription, fill_date=item.fill_date
+        ).exists()
+    # Verifying is the pharmacist's: the technician is refused, nothing changes.
+    refused = client.post(f"/fill-queue/items/{item.public_id}/verify/", HTTP_HX_REQUEST="true")
+    assert "Only a pharmacist" in refused.content.decode()
+    with tenant_scope(maple.organization):
+        item.refresh_from_db()
+        assert item.state == ItemState.FILLED
+
+
+def test_the_fill_queue_refuses_another_orgs_item(client, login, maple, birch, frozen):
+    theirs = patient_due(birch.pharmacies[0], 5)
+    enroll(birch.pharmacies[0], theirs, anchor=dt.date(2026, 3, 5))
+    with tenant_scope(birch.organization):
+        sweeps.cycles_open_prefill()
+        item = CycleItem.objects.get()
+    login(maple.pharmacist)
+    assert client.post(f"/fill-queue/items/{item.public_id}/fill/").status_code == 404
+    assert "Nothing to fill today" in client.get("/fill-queue/").content.decode()
+    with tenant_scope(birch.organization):
+        item.refresh_from_db()
+        assert item.state == ItemState.QUEUED
+
+
+def test_a_technician_limited_to_main_st_does_not_see_elm_ave(client, login, maple, frozen):
+    elm = maple.pharmacies[1]
+    enroll(elm, patient_due(elm, 5), anchor=dt.date(2026, 3, 5))
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prefill()
+        item = CycleItem.objects.get()
+    login(maple.technician)
+    assert "Nothing to fill today" in client.get("/fill-queue/").content.decode()
+    assert client.post(f"/fill-queue/items/{item.public_id}/bill/").status_code == 404
+
+
+def test_handing_over_a_ready_bag_records_the_pickup(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    enroll(pharmacy, patient_due(pharmacy, 5), anchor=dt.date(2026, 3, 5))
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prefill()
+        item = CycleItem.objects.get()
+    login(maple.pharmacist)
+    client.post(f"/fill-queue/items/{item.public_id}/fill/")
+    client.post(f"/fill-queue/items/{item.public_id}/verify/")
+    with tenant_scope(maple.organization):
+        cycle = SyncCycle.objects.get()
+        assert cycle.status == CycleStatus.READY
+    page = client.get("/fill-queue/").content.decode()
+    assert "Ready to hand over (1 patient)" in page
+    client.post(f"/sync/cycles/{cycle.public_id}/pickup/")
+    with tenant_scope(maple.organization):
+        cycle.refresh_from_db()
+        assert cycle.status == CycleStatus.PICKED_UP
+        assert cycle.events.filter(kind="picked_up").count() == 1
+        fill = Fill.objects.get(prescription=item.prescription, fill_date=item.fill_date)
+        assert fill.picked_up_at is not None
+
+
+def test_the_prep_worklist_lists_due_calls_and_records_the_outcome(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 9, 12)
+    enroll(pharmacy, synced, anchor=dt.date(2026, 3, 12))
+    frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))  # anchor - 7 days
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prep()
+        cycle = SyncCycle.objects.get()
+    login(maple.pharmacist)
+    page = client.get("/sync/prep/").content.decode()
+    assert synced.patient.last_name in page
+    assert "Any hospital stays or ER visits?" in page
+    response = client.post(
+        f"/sync/cycles/{cycle.public_id}/prep-contact/",
+        {
+            "channel": "phone",
+            "outcome": "changes_reported",
+            "new_medications": "no",
+            "stopped_medications": "no",
+            "dose_changes": "no",
+            "hospital_stay": "yes",
+            "side_effects": "no",
+            "notes": "In hospital last week for a fall.",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert "changes reported, recorded" in response.content.decode()
+    with tenant_scope(maple.organization):
+        contact = PrepContact.objects.get()
+        assert contact.hospital_stay is True and contact.new_medications is False
+        cycle.refresh_from_db()
+        assert cycle.status == CycleStatus.CONTACTED and not cycle.prep_open
+        proposal = ReplanProposal.objects.get()
+        assert "hospital_stay" in proposal.reasons
+    assert synced.patient.last_name not in client.get("/sync/prep/").content.decode()
+
+
+def test_a_prep_outcome_with_questions_unanswered_is_refused(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    enroll(pharmacy, patient_due(pharmacy, 5, 12), anchor=dt.date(2026, 3, 12))
+    frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prep()
+        cycle = SyncCycle.objects.get()
+    login(maple.pharmacist)
+    response = client.post(
+        f"/sync/cycles/{cycle.public_id}/prep-contact/",
+        {"channel": "phone", "outcome": "confirmed"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Ask every prep question" in response
+    with tenant_scope(maple.organization):
+        assert not PrepContact.objects.exists()
+
+
+def test_the_prep_worklist_of_another_org_is_invisible(client, login, maple, birch, frozen):
+    theirs = patient_due(birch.pharmacies[0], 5, 12)
+    enroll(birch.pharmacies[0], theirs, anchor=dt.date(2026, 3, 12))
+    frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
+    with tenant_scope(birch.organization):
+        sweeps.cycles_open_prep()
+        cycle = SyncCycle.objects.get()
+    login(maple.pharmacist)
+    assert theirs.patient.last_name not in client.get("/sync/prep/").content.decode()
+    assert (
+        client.post(
+            f"/sync/cycles/{cycle.public_id}/prep-contact/",
+            {"channel": "phone", "outcome": "unreachable"},
+        ).status_code
+        == 404
+    )
+
+
+def test_the_enrollment_wizard_proposes_anchors_shows_the_plan_and_enrolls(
+    client, login, maple, frozen
+):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 10, 12, 20)
+    ids = [str(rx.public_id) for rx in synced.prescriptions]
+    login(maple.pharmacist)
+    url = f"/sync/enroll/{synced.patient.public_id}/"
+    first = client.get(url).content.decode()
+    assert all(f'value="{i}"' in first for i in ids)
+    anchors = client.post(
+        url, {"prescriptions": ids, "cycle_days": "30", "step": "anchors"}
+    ).content.decode()
+    offered = re.findall(r'name="anchor_date" value="(\d{4}-\d\d-\d\d)"', anchors)
+    assert len(offered) >= 3
+    plan = client.post(
+        url,
+        {"prescriptions": ids, "cycle_days": "30", "anchor_date": "2026-03-20", "step": "plan"},
+    ).content.decode()
+    assert "The plan for Friday, March 20" in plan
+    assert "SCC 47" in plan and "SCC 48" in plan and "$5.00" in plan
+    with tenant_scope(maple.organization):
+        assert not SyncEnrollment.objects.exists()  # previews write nothing
+    done = client.post(
+        url,
+        {
+            "prescriptions": ids,
+            "cycle_days": "30",
+            "anchor_date": "2026-03-20",
+            "consent_given_by": "Patient",
+            "consent_relationship": "self",
+            "consent_method": "in_person",
+            "fulfillment": "pickup",
+            "contact_channel": "sms",
+            "step": "confirm",
+        },
+    )
+    assert done.status_code == 302
+    assert done.url == f"/sync/patients/{synced.patient.public_id}/"
+    with tenant_scope(maple.organization):
+        enrollment = SyncEnrollment.objects.get()
+        assert enrollment.anchor_date == dt.date(2026, 3, 20)
+        assert enrollment.consent_recorded_by == maple.pharmacist
+        assert AuditEvent.objects.filter(action="scheduling.enrollment.enrolled").count() == 1
+    panel = client.get(done.url).content.decode()
+    assert "Enrolled" in panel and "Fri Mar 20, 2026" in panel
+
+
+def test_the_wizard_refuses_an_excluded_prescription(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 10)
+    rx = synced.prescriptions[1]
+    rx.sync_decision = SyncDecision.EXCLUDED
+    rx.sync_exclusion_reason = "prn"
+    rx.save()
+    login(maple.pharmacist)
+    page = client.post(
+        f"/sync/enroll/{synced.patient.public_id}/",
+        {"prescriptions": [str(r.public_id) for r in synced.prescriptions], "step": "anchors"},
+    ).content.decode()
+    assert "was excluded from sync at reconciliation" in page
+
+
+def test_the_wizard_of_another_orgs_patient_is_a_404(client, login, maple, birch, frozen):
+    theirs = patient_due(birch.pharmacies[0], 5)
+    login(maple.pharmacist)
+    assert client.get(f"/sync/enroll/{theirs.patient.public_id}/").status_code == 404
+    assert client.get(f"/sync/patients/{theirs.patient.public_id}/").status_code == 404
+    assert client.get(f"/sync/patients/{theirs.patient.public_id}/panel/").status_code == 404
+
+
+def test_a_technician_cannot_open_the_wizard_or_the_worklist(client, login, maple, frozen):
+    synced = patient_due(maple.pharmacies[0], 5)
+    login(maple.technician)
+    assert client.get(f"/sync/enroll/{synced.patient.public_id}/").status_code == 403
+    assert client.get("/sync/prep/").status_code == 403
+    assert client.get("/sync/enrollments/").status_code == 403
+
+
+def test_the_enrollment_list_filters_and_paginates(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    patients = [patient_due(pharmacy, 5, 9) for _ in range(3)]
+    for synced in patients:
+        enroll(pharmacy, synced, anchor=dt.date(2026, 3, 9))
+    with tenant_scope(maple.organization):
+        from scheduling import services
+
+        services.enrollment_pause(
+            enrollment=SyncEnrollment.objects.get(patient=patients[0].patient),
+            actor=maple.pharmacist,
+            reason="Traveling",
+        )
+    login(maple.pharmacist)
+    paused = client.get("/sync/enrollments/?status=paused").content.decode()
+    assert patients[0].patient.last_name in paused
+    assert patients[1].patient.last_name not in paused
+    search = client.get(f"/sync/enrollments/?q={patients[2].patient.last_name}").content.decode()
+    assert patients[2].patient.last_name in search and patients[1].patient.last_name not in search
+
+
+def test_the_sync_panel_selector_costs_a_fixed_number_of_queries(maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    small = patient_due(pharmacy, 5)
+    large = patient_due(pharmacy, 5, 6, 7, 8, 9, 10)
+    enroll(pharmacy, small, anchor=dt.date(2026, 3, 10))
+    enroll(pharmacy, large, anchor=dt.date(2026, 3, 10))
+    with tenant_scope(maple.organization):
+        with CaptureQueriesContext(connection) as one:
+            selectors.patient_sync_panel(patient=small.patient)
+        with CaptureQueriesContext(connection) as six:
+            panel = selectors.patient_sync_panel(patient=large.patient)
+        assert len(six) == len(one)
+        assert panel.next_anchor == dt.date(2026, 3, 10)
+        assert len(panel.current_cycle.items.all()) == 11  # 5 short fills + 6 anchor fills
+
+
+def test_the_patient_panel_audits_the_read(client, login, maple, frozen):
+    synced = patient_due(maple.pharmacies[0], 5)
+    login(maple.technician)
+    page = client.get(f"/sync/patients/{synced.patient.public_id}/panel/").content.decode()
+    assert "Not in the sync program" in page
+    assert "Start enrollment" not in page  # technicians do not enroll
+    with tenant_scope(maple.organization):
+        assert AuditEvent.objects.filter(
+            action="patients.patient.viewed",
+            object_id=str(synced.patient.public_id),
+            actor=maple.technician,
+        ).exists()
+
+
+def test_a_pharmacist_approves_a_replan_from_the_page(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 9)
+    enroll(pharmacy, synced, anchor=dt.date(2026, 3, 9))
+    with tenant_scope(maple.organization):
+        rx = synced.prescriptions[0]
+        rx.daily_dose = 2
+        rx.save()
+        sweeps.replans_detect()
+        proposal = ReplanProposal.objects.get()
+    login(maple.pharmacist)
+    page = client.get("/sync/replans/").content.decode()
+    assert "Dose change" in page
+    client.post(f"/sync/replans/{proposal.public_id}/approve/", {"anchor_date": "2026-03-09"})
+    with tenant_scope(maple.organization):
+        proposal.refresh_from_db()
+        assert proposal.status == "approved"
+        full = CycleItem.objects.get(prescription=rx, fill_date=dt.date(2026, 3, 9))
+        assert full.quantity == 60  # two a day for 30 days
+
+
+def test_follow_ups_list_and_close(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    enroll(pharmacy, patient_due(pharmacy, 3), anchor=dt.date(2026, 3, 3))
+    frozen.move_to(dt.datetime(2026, 3, 4, 15, 0, tzinfo=dt.UTC))
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prefill()
+        sweeps.cycles_check_pickups()
+        task = FollowUpTask.objects.get(kind="missed_pickup")
+    login(maple.pharmacist)
+    assert "Call about a missed pickup" in client.get("/sync/tasks/").content.decode()
+    client.post(f"/sync/tasks/{task.public_id}/done/", {"note": "Coming Friday"})
+    with tenant_scope(maple.organization):
+        task.refresh_from_db()
+        assert task.status == "done" and task.resolved_by == maple.pharmacist
+
+
+def test_the_owner_changes_sync_settings(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    login(maple.owner)
+    response = client.post(
+        "/sync/settings/",
+        {
+            "pharmacy": str(pharmacy.public_id),
+            "prep_days": "5",
+            "prefill_days": "2",
+            "missed_after_days": "2",
+            "rts_warning_days": "3",
+            "closed_weekdays": ["6"],
+        },
+    )
+    assert response.status_code == 302
+    with tenant_scope(maple.organization):
+        row = SyncSettings.objects.get(pharmacy=pharmacy)
+        assert (row.prep_days, row.prefill_days, row.closed_weekdays) == (5, 2, [6])
+    bad = client.post(
+        "/sync/settings/",
+        {
+            "pharmacy": str(pharmacy.public_id),
+            "prep_days": "2",
+            "prefill_days": "3",
+            "missed_after_days": "1",
+            "rts_warning_days": "3",
+        },
+        follow=True,
+    ).content.decode()
+    assert "not before the prep call" in bad
+    client.logout()
+    login(maple.pharmacist)
+    assert client.get("/sync/settings/").status_code == 403
+
+
+def test_sync_pages_have_no_inline_script_or_style(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 9)
+    enroll(pharmacy, synced, anchor=dt.date(2026, 3, 9))
+    login(maple.owner)
+    for url in (
+        "/fill-queue/",
+        "/sync/prep/",
+        "/sync/enrollments/",
+        "/sync/replans/",
+        "/sync/tasks/",
+        "/sync/settings/",
+        f"/sync/patients/{synced.patient.public_id}/",
+        f"/sync/enroll/{synced.patient.public_id}/",
+    ):
+        page = client.get(url).content.decode()
+        assert "style=" not in page, url
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page), url
+
+
+def test_no_scoped_query_leaks_outside_a_tenant(maple):
+    with scopes_disabled():
+        assert SyncCycle.objects.count() == 0
