@@ -19,7 +19,6 @@ from medsync.tenancy import TenantOwnedModel, tenant_manager
 from patients.models import PlanType
 from patients.validators import validate_bin
 
-
 POLICY_CHOICES = [
     (ProrationPolicy.DAILY_RATE.value, "Daily rate (copay x days / 30)"),
     (ProrationPolicy.NONE.value, "None (a full copay per fill)"),
