@@ -1,7 +1,14 @@
 """API routes of the reports app, mounted under /api/v1/."""
 
-from rest_framework.routers import SimpleRouter
+from django.urls import path
 
-router = SimpleRouter(trailing_slash=True)
+from reports import api
 
-urlpatterns: list = [*router.urls]
+urlpatterns: list = [
+    path(
+        "patients/<uuid:id>/adherence/",
+        api.PatientAdherenceView.as_view(),
+        name="api-patient-adherence",
+    ),
+    path("reports/eligibility/", api.EligibilityView.as_view(), name="api-eligibility"),
+]

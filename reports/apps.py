@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ReportsConfig(AppConfig):
     name = "reports"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from patients.panels import register_patient_panel
+        from reports.panels import adherence_panel
+
+        register_patient_panel("adherence", adherence_panel, order=20)
