@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-# --- The send window ------------------------------------------------------------------
+# --- The send window --------------------------------------------------------------------------
 
 
 def local_window(day: date, tz: ZoneInfo, start: time, end: time) -> tuple[datetime, datetime]:
@@ -56,7 +56,7 @@ def earliest_on_day(day: date, moment: datetime, tz: ZoneInfo, start: time, end:
     return candidate
 
 
-# --- The daily and weekly limits --------------------------------------------------------
+# --- The daily and weekly limits --------------------------------------------------------------
 
 WEEK_DAYS = 7
 
@@ -93,7 +93,7 @@ def limit_reason(day: date, counts: Mapping[date, int], *, daily: int, weekly: i
     return ""
 
 
-# --- Keywords ---------------------------------------------------------------------------
+# --- Keywords ---------------------------------------------------------------------------------
 
 INTENT_OPT_OUT = "opt_out"
 INTENT_OPT_IN = "opt_in"
@@ -175,7 +175,7 @@ def classify(body: str, *, prep_question_open: bool, opted_out: bool) -> Classif
     return Classified(INTENT_NONE)
 
 
-# --- Templates --------------------------------------------------------------------------
+# --- Templates --------------------------------------------------------------------------------
 
 SMS_MAX_CHARS = 160
 FIRST_NAME_MAX = 15  # rendered first names are cut to this, so the limit always holds
@@ -326,7 +326,7 @@ def clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[:limit].rstrip()
 
 
-# --- GSM-7: how many segments a text costs (shown in the template preview) --------------
+# --- GSM-7: how many segments a text costs (shown in the template preview) --------------------
 
 _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -344,7 +344,7 @@ def segments(text: str) -> tuple[str, int]:
     return "UCS-2", 1 if units <= 70 else -(-units // 67)
 
 
-# --- PHI words in free text -------------------------------------------------------------
+# --- PHI words in free text -------------------------------------------------------------------
 
 CONDITION_WORDS = frozenset(
     {

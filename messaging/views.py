@@ -6,6 +6,7 @@ from datetime import time
 
 from django.conf import settings
 from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -191,7 +192,7 @@ def conversation_simulate(request, public_id):
     return redirect("messaging-conversation", public_id=conversation.public_id)
 
 
-# --- A patient's texting settings ----------------------------------------------------------
+# --- A patient's texting settings -------------------------------------------------------------
 
 
 def _patient_or_404(public_id) -> Patient:
@@ -275,7 +276,7 @@ def _parse_time(raw: str | None, name: str) -> time:
         ) from None
 
 
-# --- Templates ------------------------------------------------------------------------------
+# --- Templates --------------------------------------------------------------------------------
 
 
 @require_permission(Perm.REPLY_MESSAGES)
@@ -337,7 +338,7 @@ def template_edit(request, kind, language):
     body = services.template_body(kind, language)
     if request.method == "POST":
         if not can_edit:
-            raise Http404("Only owners change templates.")
+            raise PermissionDenied("Only owners change templates.")
         if request.POST.get("reset"):
             services.template_reset(kind=kind, language=language, actor=request.user)
             flash.success(request, "Back to the built-in wording.")

@@ -48,7 +48,7 @@ def spy(monkeypatch):
     return SpyGateway
 
 
-# --- Quiet hours ---------------------------------------------------------------------------
+# --- Quiet hours ------------------------------------------------------------------------------
 
 
 @time_machine.travel(datetime(2026, 3, 4, 3, 30, tzinfo=UTC), tick=False)  # 21:30 CST
@@ -118,7 +118,7 @@ def test_a_patients_own_window_and_time_zone_apply(sms_birch, make_patient):
         assert message.due_at == datetime(2026, 3, 3, 15, 0, tzinfo=UTC)  # 10:00 EST
 
 
-# --- 1 a day, 3 a week -------------------------------------------------------------------------
+# --- 1 a day, 3 a week ------------------------------------------------------------------------
 
 
 @time_machine.travel(CHICAGO_TUESDAY_10AM, tick=False)
@@ -239,7 +239,7 @@ def test_a_deceased_patient_is_never_texted(sms_maple, make_patient, spy):
     assert spy.calls == []
 
 
-# --- Per-sender rate limit -----------------------------------------------------------------------
+# --- Per-sender rate limit --------------------------------------------------------------------
 
 
 def test_one_sender_sends_at_most_its_rate(sms_maple, make_patient, settings, spy):
@@ -275,7 +275,7 @@ def test_two_senders_do_not_wait_for_each_other(sms_maple, make_patient, setting
     assert {call.from_number for call in spy.calls} == {"+16085550100", "+16085550101"}
 
 
-# --- Lost claims and idempotent sweeps ---------------------------------------------------
+# --- Lost claims and idempotent sweeps --------------------------------------------------------
 
 
 def test_a_claim_lost_after_the_provider_took_it_is_marked_sent_not_resent(

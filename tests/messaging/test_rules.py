@@ -17,7 +17,7 @@ CHICAGO = ZoneInfo("America/Chicago")
 EIGHT, NINE_PM = time(8), time(21)
 
 
-# --- The send window ----------------------------------------------------------------------
+# --- The send window --------------------------------------------------------------------------
 
 
 def test_inside_the_window_a_text_goes_now():
@@ -65,7 +65,7 @@ def test_the_next_window_start_is_always_inside_the_window_and_never_before_now(
     assert start - moment < timedelta(hours=12)
 
 
-# --- Daily and weekly limits ----------------------------------------------------------------
+# --- Daily and weekly limits ------------------------------------------------------------------
 
 
 def test_one_a_day_pushes_the_second_text_to_tomorrow():
@@ -175,7 +175,7 @@ def test_anything_else_is_for_the_inbox_and_a_hint_of_stop_is_flagged():
     assert flagged.needs_review
 
 
-# --- Templates ---------------------------------------------------------------------------------
+# --- Templates --------------------------------------------------------------------------------
 
 
 def test_every_built_in_template_passes_its_own_validation():

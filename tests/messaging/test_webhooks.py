@@ -141,7 +141,7 @@ def test_get_is_not_allowed(client, sms_maple):
     assert client.get(INBOUND).status_code == 405
 
 
-# --- De-duplication -------------------------------------------------------------------------------
+# --- De-duplication ---------------------------------------------------------------------------
 
 
 def test_the_same_message_sid_twice_creates_one_message(client, sms_maple, make_patient):
