@@ -167,3 +167,10 @@ def test_the_finder_costs_a_fixed_number_of_queries(
         )
     with time_machine.travel(TODAY, tick=False), django_assert_max_num_queries(14):
         client.get("/reports/eligibility/?show=all")
+
+
+def test_a_candidate_row_starts_the_enrollment_wizard(client, maple, population, login):
+    login(maple.pharmacist)
+    with time_machine.travel(TODAY, tick=False):
+        page = client.get("/reports/eligibility/").content.decode()
+    assert f"/sync/enroll/{population['late'].public_id}/" in page
