@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from medsync.exceptions import MedSyncError
 from medsync.jobs import enqueue_for_organization
 from medsync.models import Pharmacy
 from medsync.services import audit_record
@@ -689,7 +690,7 @@ def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, 
                     context={
                         "anchor_date": cycle.anchor_date.isoformat(),
                         "pharmacy_id": str(pharmacy.public_id),
-                        "return_to_stock_on": deadline.isoformat(),
+                        "pickup_by": (deadline - dt.timedelta(days=1)).isoformat(),
                     },
                     requested_at=now,
                 )
@@ -892,6 +893,10 @@ def message_requests_hand_over(*, limit: int = 500, now: dt.datetime | None = No
                         attempts=F("attempts") + 1
                     )
                     return result
+                except MedSyncError as exc:
+                    # Refused for good (a bad kind or key): recorded, never retried in a loop.
+                    logger.warning("Messaging refused a %s request: %s", request.kind, exc.code)
+                    message = None
                 status = (
                     MessageRequestStatus.HANDED_OVER
                     if message is not None
