@@ -239,3 +239,56 @@ def test_lists_cost_a_fixed_number_of_queries(
         assert client.get("/api/v1/fills/").json()["count"] == 27
     with django_assert_max_num_queries(10):
         client.get("/api/v1/prescriptions/")
+
+
+def test_coverage_bin_and_cost_sharing_are_validated(api_client_for, maple, ada):
+    client = api_client_for(maple.pharmacist)
+    response = client.post(
+        "/api/v1/coverages/",
+        {
+            "patient": str(ada.public_id),
+            "payer_name": "X",
+            "bin": "12AB",
+            "plan_type": "commercial",
+            "copay_amount": "5.00",
+            "coinsurance_percent": "20",
+            "effective_from": "2026-01-01",
+            "rules_state": "WI",
+        },
+        format="json",
+    )
+    fields = _error(response)["fields"]
+    assert "bin" in fields and "6 digits" in fields["bin"][0]
+
+
+def test_prescriber_npi_check_digit_is_verified(api_client_for, maple):
+    response = api_client_for(maple.pharmacist).post(
+        "/api/v1/prescribers/",
+        {"first_name": "Grace", "last_name": "Hopper", "npi": "1234567890"},
+        format="json",
+    )
+    assert "check digit" in _error(response)["fields"]["npi"][0]
+
+
+@pytest.mark.parametrize(
+    ("ndc", "message"),
+    [("12345", "11 digits"), ("0009371559", "needs its hyphens"), ("99999-9999-99", "catalog")],
+)
+def test_prescription_ndc_errors_are_specific(api_client_for, maple, ada, ndc, message):
+    response = api_client_for(maple.pharmacist).post(
+        "/api/v1/prescriptions/",
+        {
+            "rx_number": "9",
+            "patient": str(ada.public_id),
+            "drug": ndc,
+            "pharmacy_id": str(maple.pharmacies[0].public_id),
+            "sig_text": "daily",
+            "daily_dose": "1",
+            "quantity_per_fill": "30",
+            "days_supply": 30,
+            "written_date": "2026-03-01",
+            "expiration_date": "2027-03-01",
+        },
+        format="json",
+    )
+    assert message in _error(response)["fields"]["drug"][0]
