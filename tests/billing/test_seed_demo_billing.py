@@ -27,4 +27,8 @@ def test_it_seeds_each_tenant_once(maple, birch):
 
 
 def test_it_skips_missing_organizations(db):
+    from medsync.tenancy import scopes_disabled
+
     call_command("seed_demo_billing")  # no demo organizations yet: nothing to do, no error
+    with scopes_disabled():
+        assert PlanRule.objects.count() == 0
