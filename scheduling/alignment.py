@@ -10,11 +10,17 @@ For a synced prescription with next due date N, anchor A and cycle C (anchors A,
   to N (the days supply still counts from N), so short fills due close together share one trip.
 - N > A (supply past the anchor): a short fill on the last anchor A_k before N for
   A_k + C - N days (SCC 47), then the full fill of C days on A_k + C (SCC 48). With k = 0 this
-  is DOMAIN's "filled on A for (A + cycle - N) days".
+  is DOMAIN's "filled on A for (A + cycle - N) days". When that fill comes before the plan pays
+  a refill it is flagged (SCC 47 overrides it), or, if the plan takes no sync code, moved to the
+  first day the plan pays.
+- A - N of a cycle or more: a short fill of the remainder, then full cycles in step with the
+  anchor, so no fill is longer than a cycle.
 - Quantities are days x daily dose rounded UP to a whole dispensable unit.
 - Unit-of-use products (inhalers, pens, drops, creams, blister packs) are never split: whole
-  packages, as many as cover the days needed, so they drift off the anchor (a warning says by
-  how many days). They join an anchor visit when the refill is not too soon, else their due day.
+  packages (each capped by its beyond-use days), as many as cover the days needed, so they
+  drift off the anchor (a warning says by how many days). They join an anchor visit when the
+  plan pays the refill then, else the first day it pays (their due date if history is unknown).
+  SCC 47 only when the whole packages are fewer days than a cycle.
 - Not-synced prescriptions are filled on their own due date for their usual days supply.
 - Every fill uses a refill and part of the authorized quantity; a fill is never planned past
   what is authorized (it is cut to what is left, and flagged), and a prescription whose refills
@@ -391,13 +397,16 @@ class _RxPlanner:
     def _pre_anchor_window(self) -> tuple[date, date]:
         """Days a fill whose supply starts at self.start may be dispensed without a reject."""
         hi = self.start
-        if self.rx.plan.refill_too_soon_percent_for(self.rx.drug) is None:
+        if not self._has_refill_edit():
             lo = self.today  # no refill-too-soon edit (cash)
         elif self.earliest is None:
             lo = hi  # history unknown: fill on the due date
         else:
             lo = min(max(self.today, self.earliest), hi)
         return lo, hi
+
+    def _has_refill_edit(self) -> bool:
+        return self.rx.plan.refill_too_soon_percent_for(self.rx.drug) is not None
 
     def _too_soon(self, fill_date: date) -> bool:
         return self.earliest is not None and fill_date < self.earliest
@@ -443,8 +452,11 @@ class _RxPlanner:
                 )
                 first.fill_date = moved
             elif rx.unit_of_use and self._too_soon(on):
-                # A whole package is not a sync fill: no override, fill it when it is due.
+                # A whole package is not a sync fill (no override): the first day the plan pays.
                 first.fill_date = max(self.today, min(self.earliest, start))
+            elif rx.unit_of_use and self.earliest is None and self._has_refill_edit():
+                # History unknown: do not risk a reject 79, fill it on its due date.
+                first.fill_date = start
 
         if rx.unit_of_use:
             return self._unit_of_use_slots(first, target, after_short)

@@ -428,3 +428,14 @@ def test_warnings_serialize_for_the_api():
 
 def test_kinds_are_the_three_the_api_names():
     assert {k.value for k in FillKind} == {"short", "full", "not_synced"}
+
+
+def test_an_inhaler_with_unknown_history_waits_for_its_due_date():
+    # The 200-puff inhaler due 3/23 of the test above, but the last fill is not known: the
+    # engine cannot tell whether 3/20 would be paid, so it plans the due date 3/23.
+    qvar = replace(
+        inhaler("qvar", last_fill=d(2, 1), puffs="200"), last_fill_date=None, last_days_supply=None
+    )
+    plan = plan_for(qvar)
+    assert plan.item("qvar").fill_date == d(3, 23)
+    assert plan.trip_dates == (d(3, 23),)
