@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from medsync.tenancy import tenant_scope
 from messaging import registry, services
 from messaging.gateways import reset_gateway_cache
 from tests.messaging.factories import PatientFactory
+from tests.worker import ROOT
 
 MAPLE_SMS = "+16085550100"
 MAPLE_ELM_SMS = "+16085550101"
@@ -85,3 +92,83 @@ def make_patient():
         return patient
 
     return _make
+
+
+@pytest.fixture
+def any_hour():
+    """A patient whose texting window is the whole day (real-worker tests run at real time)."""
+    from datetime import time
+
+    def _set(tenant, patient):
+        with tenant_scope(tenant.organization):
+            services.sms_preferences_update(
+                patient=patient,
+                actor=None,
+                language="",
+                quiet_start=time(0, 0),
+                quiet_end=time(23, 59, 59),
+            )
+        return patient
+
+    return _set
+
+
+def start_worker(queue: str, **env_overrides) -> subprocess.Popen:
+    """A separate `celery worker` in its own process group (so a test may SIGKILL it)."""
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDSYNC_TESTING": "1",
+        "DEBUG": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        **env_overrides,
+    }
+    log_path = ROOT / "test-artifacts" / f"celery-worker-{queue}-{time.monotonic_ns()}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "medsync",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "--hostname",
+            f"{queue}-{time.monotonic_ns()}@localhost",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process.log = log
+    return process
+
+
+def stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    process.log.close()
