@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from medsync.models import Membership, Organization, Pharmacy, User
@@ -148,10 +148,18 @@ def sending_pharmacy(patient: Patient, hint=None) -> Pharmacy | None:
 def sms_config(pharmacy: Pharmacy | None) -> PharmacySmsConfig | None:
     if pharmacy is None:
         return None
+    cached = getattr(pharmacy, "_messaging_sms_config", _MISSING)
+    if cached is not _MISSING:
+        return cached
     try:
-        return pharmacy.sms_config  # cached on the instance (select_related in the claim)
+        config = pharmacy.sms_config  # select_related in the claim: no query then
     except PharmacySmsConfig.DoesNotExist:
-        return None
+        config = None
+    pharmacy._messaging_sms_config = config  # for this instance's lifetime (one request/job)
+    return config
+
+
+_MISSING = object()
 
 
 def sender_of(pharmacy: Pharmacy | None) -> str:
@@ -647,7 +655,8 @@ def automated_message_request(
 
     pharmacy = sending_pharmacy(patient, context.get("pharmacy_id"))
     stored_context = _json_context(context, pharmacy)
-    consent = consent_of(patient)
+    # Locked for the rest of the transaction: texts of one patient are planned one at a time.
+    consent = SmsConsent.objects.select_for_update().filter(patient=patient).first()
     language = patient_language(patient, consent)
     body = render_text(
         kind,
@@ -678,7 +687,7 @@ def automated_message_request(
     except IntegrityError:
         # Another worker asked for the same key at the same moment: theirs stands.
         return _existing_request(Message.objects.get(dedupe_key=dedupe_key), patient)
-    return _requeue_if_allowed(message, patient, new=True)
+    return _requeue_if_allowed(message, patient, new=True, consent=consent)
 
 
 def _existing_request(existing: Message, patient: Patient) -> Message | None:
@@ -693,11 +702,12 @@ def _existing_request(existing: Message, patient: Patient) -> Message | None:
     return existing
 
 
-def _requeue_if_allowed(message: Message, patient: Patient, *, new: bool = False):
+def _requeue_if_allowed(message: Message, patient: Patient, *, new: bool = False, consent=_MISSING):
     """Queue a skipped automated text if the patient may be texted now; else record why."""
     pharmacy = message.pharmacy
     number = number_state(patient.phone)
-    consent = SmsConsent.objects.select_for_update().filter(patient=patient).first()
+    if consent is _MISSING:
+        consent = SmsConsent.objects.select_for_update().filter(patient=patient).first()
     reason = automated_skip_reason(patient, consent, number, pharmacy)
     if reason:
         if new or message.skip_reason != reason:
@@ -1333,12 +1343,17 @@ def _claim_next(now: datetime, busy: set[str]) -> tuple[str, Message | None, dat
     Returns ("claimed", message, None), ("busy", None, free_at) for a rate-limited sender,
     ("handled", None, None) when the text was deferred or skipped instead, ("empty", ...).
     """
+    numbers = SmsNumber.objects.filter(phone=OuterRef("to_number"))
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, due_at__lte=now)
             .exclude(from_number__in=busy)
             .select_related("patient__home_pharmacy", "pharmacy__sms_config", "conversation")
+            .annotate(
+                number_opted_out_at=Subquery(numbers.values("opted_out_at")[:1]),
+                number_invalid_at=Subquery(numbers.values("invalid_at")[:1]),
+            )
             .order_by("due_at", "id")
             .first()
         )
@@ -1350,7 +1365,11 @@ def _claim_next(now: datetime, busy: set[str]) -> tuple[str, Message | None, dat
             if patient
             else None
         )
-        number = number_state(message.to_number)
+        number = SmsNumber(
+            phone=message.to_number,
+            opted_out_at=message.number_opted_out_at,
+            invalid_at=message.number_invalid_at,
+        )
         reason = _may_send(message, patient, consent, number)
         if reason:
             Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
@@ -1482,7 +1501,8 @@ def _mark_sent(message: Message, provider_sid: str) -> None:
     )
     if moved:
         message.provider_sid = provider_sid
-        _apply_pending_callbacks(message)
+        if not provider_sid.startswith("SMconsole"):  # the console never calls back
+            _apply_pending_callbacks(message)
         _touch_conversation(message.conversation, inbound=False, unread=False)
 
 
