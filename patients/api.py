@@ -23,7 +23,6 @@ from patients.models import (
     Drug,
     Fill,
     ImportBatch,
-    ImportStatus,
     Patient,
     Prescriber,
     Prescription,
@@ -574,6 +573,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "source",
             "created_at",
             "previewed_at",
+            "apply_requested_at",
             "applied_at",
             "failure_message",
             "files",
@@ -633,20 +633,14 @@ class ImportViewSet(
     @action(detail=True, methods=["post"])
     def confirm(self, request, id=None):
         batch = self.get_object()
-        if batch.status != ImportStatus.PREVIEWED:
+        if not services.import_batch_request_apply(batch=batch, actor=request.user):
             raise ValidationError(
                 {
                     "status": [
-                        f"Only a previewed import can be confirmed (this one is {batch.status})."
+                        "Only a previewed import that nobody confirmed yet can be confirmed "
+                        f"(this one is {batch.status})."
                     ]
                 }
             )
-        from patients.tasks import import_apply
-
-        enqueue_for_organization(
-            import_apply,
-            request.organization,
-            batch_id=str(batch.public_id),
-            actor_id=str(request.user.public_id),
-        )
+        batch.refresh_from_db()
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

@@ -435,6 +435,9 @@ class ImportBatch(TenantOwnedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     previewed_at = models.DateTimeField(null=True, blank=True)
+    apply_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Someone confirmed; the import is queued for a worker."
+    )
     applied_at = models.DateTimeField(null=True, blank=True)
     failure_message = models.TextField(blank=True)
 
@@ -445,6 +448,12 @@ class ImportBatch(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"Import {self.public_id} ({self.status})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in {ImportStatus.PREVIEWING, ImportStatus.APPLYING} or (
+            self.status == ImportStatus.PREVIEWED and self.apply_requested_at is not None
+        )
 
 
 class ImportFile(TenantOwnedModel):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from medsync.jobs import enqueue_for_organization
 from medsync.models import User
 from medsync.services import audit_record
 from medsync.tenancy import current_organization
@@ -133,6 +134,28 @@ def import_batch_preview(*, batch: ImportBatch) -> list[FileResult]:
         )
     cache.delete(_progress_key(batch))
     return results
+
+
+def import_batch_request_apply(*, batch: ImportBatch, actor: User | None) -> bool:
+    """Record that someone confirmed the preview and queue the import, once.
+
+    The conditional UPDATE makes a double click or a second request a no-op.
+    """
+    requested = ImportBatch.objects.filter(
+        pk=batch.pk, status=ImportStatus.PREVIEWED, apply_requested_at__isnull=True
+    ).update(apply_requested_at=timezone.now())
+    if not requested:
+        return False
+    from patients.tasks import import_apply
+
+    enqueue_for_organization(
+        import_apply,
+        current_organization(),
+        batch_id=str(batch.public_id),
+        actor_id=str(actor.public_id) if actor is not None else None,
+    )
+    audit_record(action="patients.import.confirmed", actor=actor, target=batch)
+    return True
 
 
 def import_batch_apply(*, batch: ImportBatch, actor: User | None) -> list[FileResult] | None:

@@ -19,7 +19,6 @@ from patients import selectors, services
 from patients.models import (
     ExclusionReason,
     ImportBatch,
-    ImportStatus,
     PatientStatus,
     Prescription,
     PrescriptionStatus,
@@ -197,7 +196,7 @@ def import_detail(request, public_id):
     context = {
         "batch": batch,
         "progress": services.import_progress(batch),
-        "running": batch.status in {ImportStatus.PREVIEWING, ImportStatus.APPLYING},
+        "running": batch.in_progress,
     }
     template = "patients/_import_status.html" if request.htmx else "patients/import_detail.html"
     return render(request, template, context)
@@ -207,15 +206,7 @@ def import_detail(request, public_id):
 @require_POST
 def import_confirm(request, public_id):
     batch = _batch_or_404(public_id)
-    if batch.status == ImportStatus.PREVIEWED:
-        from patients.tasks import import_apply
-
-        enqueue_for_organization(
-            import_apply,
-            request.organization,
-            batch_id=str(batch.public_id),
-            actor_id=str(request.user.public_id),
-        )
+    if services.import_batch_request_apply(batch=batch, actor=request.user):
         messages.success(request, "Importing: the good rows are being written.")
     else:
         messages.error(request, "This import is not waiting for confirmation.")
