@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from medsync.api.errors import error_body
+from medsync.dashboard import cards_for
 from medsync.decorators import require_permission
 from medsync.roles import ROLE_LANDING_URL_NAME, Perm, Role
 from medsync.selectors import (
@@ -39,6 +40,7 @@ def dashboard(request):
         {
             "pharmacies": pharmacies,
             "incomplete": [p for p in pharmacies if p.missing_for_operation],
+            "cards": cards_for(request),
         },
     )
 

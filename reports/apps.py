@@ -10,3 +10,8 @@ class ReportsConfig(AppConfig):
         from reports.panels import adherence_panel
 
         register_patient_panel("adherence", adherence_panel, order=20)
+
+        from medsync.dashboard import register_dashboard_card
+        from reports.dashboard import candidates_card
+
+        register_dashboard_card("candidates", candidates_card, order=60)
