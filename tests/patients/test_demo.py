@@ -19,7 +19,8 @@ def test_seed_demo_gives_maple_living_patient_records_and_is_idempotent():
         assert Fill.objects.count() > 40 * 2 * 6  # about a year of history
         assert Household.objects.exists()
         assert set(Coverage.objects.values_list("plan_type", flat=True)) >= {
-            "medicare_part_d", "commercial",
+            "medicare_part_d",
+            "commercial",
         }
         assert Prescription.objects.filter(sync_decision="synced").exists()
         assert Prescription.objects.filter(sync_decision="undecided").exists()
@@ -28,5 +29,7 @@ def test_seed_demo_gives_maple_living_patient_records_and_is_idempotent():
     call_command("seed_demo")
     with tenant_scope(maple):
         assert (
-            Patient.objects.count(), Prescription.objects.count(), Fill.objects.count()
+            Patient.objects.count(),
+            Prescription.objects.count(),
+            Fill.objects.count(),
         ) == counts
