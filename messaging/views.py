@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from medsync.decorators import require_permission
+from medsync.models import Pharmacy
 from medsync.roles import Perm, role_allows
 from medsync.services import audit_record
 from messaging import rules, selectors, services
@@ -310,12 +311,13 @@ def _preview(kind: str, language: str, body: str) -> dict:
     check = services.template_check(kind=kind, language=language, body=body)
     sample = ""
     if check.ok:
+        pharmacy = Pharmacy.objects.filter(is_active=True).order_by("name").first()
         sample = rules.render(
             body,
             {
                 "first_name": "Ana",
-                "pharmacy_name": "Maple Pharmacy",
-                "pharmacy_phone": "(608) 555-0134",
+                "pharmacy_name": rules.clip(pharmacy.name if pharmacy else "", 30),
+                "pharmacy_phone": rules.format_phone(pharmacy.phone if pharmacy else ""),
                 "anchor_date": rules.format_date(timezone.localdate(), language),
                 "pickup_by": rules.format_date(timezone.localdate(), language),
                 "reply_options": rules.REPLY_OPTIONS[language],

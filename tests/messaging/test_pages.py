@@ -364,7 +364,7 @@ def test_the_preview_updates_as_you_type(login, sms_maple):
         {"body": "{pharmacy_name}: ayuda al {pharmacy_phone}."},
     )
     assert ok.status_code == 200
-    assert b"Maple Pharmacy: ayuda al (608) 555-0134." in ok.content
+    assert b"Maple Elm Ave: ayuda al (608) 555-0134." in ok.content  # the org's own pharmacy
     bad = client.post("/texting/templates/help_reply/es/preview/", {"body": "{dob}"})
     assert b"could put a drug name" in bad.content
 
