@@ -7,8 +7,10 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from medsync.dashboard import register_dashboard_card
         from messaging import checks  # noqa: F401 - registers the system checks
-        from messaging.panels import texting_panel
+        from messaging.panels import texting_panel, texts_card
         from patients.panels import register_patient_panel
 
         register_patient_panel("texting", texting_panel, order=60)
+        register_dashboard_card("texts", texts_card, order=40)

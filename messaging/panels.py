@@ -35,3 +35,56 @@ def texting_panel(request, patient) -> dict | None:
             "can_reply": bool(membership and role_allows(membership.role, Perm.REPLY_MESSAGES)),
         },
     }
+
+
+def texts_card(request) -> dict | None:
+    """The dashboard card: what in texting needs a person today (a fixed number of queries)."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Q
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from messaging import selectors
+    from messaging.models import ConsentEvent, MessageStatus
+
+    membership = getattr(request, "membership", None)
+    if membership is None or not role_allows(membership.role, Perm.REPLY_MESSAGES):
+        return None
+    now = timezone.now()
+    counts = Message.objects.aggregate(
+        waiting=Count(
+            "id",
+            filter=Q(direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, due_at__gt=now),
+        ),
+        failed=Count(
+            "id",
+            filter=Q(
+                direction=Direction.OUTBOUND,
+                status__in=[MessageStatus.FAILED, MessageStatus.UNDELIVERED],
+                created_at__gte=now - timedelta(days=7),
+            ),
+        ),
+    )
+    opt_outs = ConsentEvent.objects.filter(
+        kind__in=["opted_out", "provider_opt_out"], occurred_at__gte=now - timedelta(days=30)
+    ).count()
+    inbox = reverse("messaging-inbox")
+    return {
+        "title": "Patient texts",
+        "lines": [
+            {
+                "label": "Unread replies",
+                "value": selectors.unread_total(membership),
+                "url": inbox,
+            },
+            {
+                "label": "Texts waiting (quiet hours, limits, retries)",
+                "value": counts["waiting"],
+                "url": "",
+            },
+            {"label": "Failed in the last 7 days", "value": counts["failed"], "url": ""},
+            {"label": "Opt-outs in the last 30 days", "value": opt_outs, "url": ""},
+        ],
+        "action": {"label": "Open the inbox", "url": inbox},
+    }

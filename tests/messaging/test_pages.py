@@ -394,3 +394,24 @@ def test_a_templates_org_is_its_own(login, sms_maple, sms_birch, make_patient):
     assert message.body.startswith("Birch Rx: Bea, your refills are ready for pickup.")
     with tenant_scope(sms_maple.organization):
         assert SmsNumber.objects.count() == 0
+
+
+def test_the_dashboard_card_counts_unread_replies_and_links_the_inbox(
+    login, sms_maple, make_patient
+):
+    patient = make_patient(sms_maple)
+    receive(sms_maple, patient, "question one")
+    receive(sms_maple, patient, "question two")
+    response = login(sms_maple.pharmacist).get("/dashboard/")
+    assert response.status_code == 200
+    assert b'data-card="texts"' in response.content
+    assert b'data-testid="card-texts-1">2<' in response.content
+    assert b'href="/inbox/"' in response.content
+
+
+def test_the_inbox_is_in_the_navigation_only_for_those_who_answer(login, sms_maple):
+    assert b'href="/inbox/">Inbox<' in login(sms_maple.pharmacist).get("/dashboard/").content
+
+
+def test_a_technician_sees_no_inbox_link(login, sms_maple):
+    assert b'href="/inbox/"' not in login(sms_maple.technician).get("/fill-queue/").content
