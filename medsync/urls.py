@@ -38,6 +38,7 @@ urlpatterns = [
     path("pharmacies/", views.pharmacy_list, name="pharmacy-list"),
     path("pharmacies/<uuid:public_id>/", views.pharmacy_detail, name="pharmacy-detail"),
     path("team/", views.team, name="team"),
+    path("team/<uuid:public_id>/", views.team_member, name="team-member"),
     path("audit/", views.audit_log, name="audit-log"),
     # The URL root is the one place that knows every app.
     path("", include("patients.urls")),

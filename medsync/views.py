@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,12 @@ from medsync.selectors import (
     members_of_organization,
     pharmacies_visible_to,
 )
-from medsync.services import active_organization_switch
+from medsync.services import (
+    active_organization_switch,
+    member_change_role,
+    member_invite,
+    member_remove,
+)
 
 PAGE_SIZE = 25
 
@@ -63,8 +69,46 @@ def pharmacy_detail(request, public_id):
 
 @require_permission(Perm.MANAGE_MEMBERS)
 def team(request):
+    errors = {}
+    if request.method == "POST":
+        try:
+            member_invite(
+                email=request.POST.get("email", ""),
+                role=request.POST.get("role", ""),
+                actor=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, "Added. A new person gets an email to set a password.")
+            return redirect("team")
     page = Paginator(members_of_organization(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "medsync/team.html", {"page": page})
+    return render(
+        request,
+        "medsync/team.html",
+        {"page": page, "roles": Role.choices, "errors": errors, "posted": request.POST},
+    )
+
+
+@require_permission(Perm.MANAGE_MEMBERS)
+@require_POST
+def team_member(request, public_id):
+    membership = members_of_organization().filter(public_id=public_id).first()
+    if membership is None:
+        raise Http404("No such member.")
+    try:
+        if request.POST.get("action") == "remove":
+            member_remove(membership=membership, actor=request.user)
+            messages.success(request, f"Removed {membership.user.email} from the team.")
+        else:
+            member_change_role(
+                membership=membership, role=request.POST.get("role", ""), actor=request.user
+            )
+            messages.success(request, f"{membership.user.email} is now {membership.role}.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("team")
 
 
 @require_permission(Perm.VIEW_AUDIT_LOG)

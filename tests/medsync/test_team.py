@@ -1,0 +1,96 @@
+import re
+
+import pytest
+from django.core import mail
+from django_scopes import scopes_disabled
+
+from medsync.models import AuditEvent, Membership, User
+from medsync.tenancy import tenant_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_owner_adds_a_new_person_who_gets_a_set_password_link(client, maple, login):
+    login(maple.owner)
+    response = client.post("/team/", {"email": "New.Tech@Maple.test", "role": "technician"})
+    assert response.status_code == 302
+    user = User.objects.get(email="new.tech@maple.test")
+    with tenant_scope(maple.organization):
+        assert Membership.objects.get(user=user).role == "technician"
+    assert mail.outbox[0].to == ["new.tech@maple.test"]
+    link = re.search(r"http://testserver(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
+    client.post("/accounts/logout/")
+    form = client.get(link, follow=True)
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "tech-first-pass-88", "new_password2": "tech-first-pass-88"},
+    )
+    assert done.status_code == 302
+    assert (
+        client.post(
+            "/accounts/login/",
+            {"username": "new.tech@maple.test", "password": "tech-first-pass-88"},
+        ).status_code
+        == 302
+    )
+    with scopes_disabled():
+        assert AuditEvent.objects.filter(action="medsync.member.invited").count() == 1
+
+
+def test_adding_someone_already_on_the_team_is_refused(client, maple, login):
+    login(maple.owner)
+    page = client.post("/team/", {"email": maple.pharmacist.email, "role": "technician"})
+    assert "already on the team" in page.content.decode()
+    with tenant_scope(maple.organization):
+        assert Membership.objects.get(user=maple.pharmacist).role == "pharmacist"
+
+
+def test_an_existing_user_of_another_org_is_added_without_an_email(client, maple, birch, login):
+    login(maple.owner)
+    client.post("/team/", {"email": birch.pharmacist.email, "role": "pharmacist"})
+    assert mail.outbox == []
+    with tenant_scope(maple.organization):
+        assert Membership.objects.filter(user=birch.pharmacist).exists()
+
+
+def test_changing_roles_and_the_last_owner_rule(client, maple, login):
+    login(maple.owner)
+    with tenant_scope(maple.organization):
+        tech = Membership.objects.get(user=maple.technician)
+        owner = Membership.objects.get(user=maple.owner)
+    client.post(f"/team/{tech.public_id}/", {"role": "pharmacist"})
+    client.post(f"/team/{owner.public_id}/", {"role": "technician"})
+    with tenant_scope(maple.organization):
+        assert Membership.objects.get(pk=tech.pk).role == "pharmacist"
+        assert Membership.objects.get(pk=owner.pk).role == "owner"  # the last owner stays
+
+
+def test_removing_a_member(client, maple, login):
+    login(maple.owner)
+    with tenant_scope(maple.organization):
+        tech = Membership.objects.get(user=maple.technician)
+    client.post(f"/team/{tech.public_id}/", {"action": "remove"})
+    with tenant_scope(maple.organization):
+        assert not Membership.objects.filter(pk=tech.pk).exists()
+    assert User.objects.filter(pk=maple.technician.pk).exists()  # the person keeps their login
+
+
+def test_a_pharmacist_cannot_manage_the_team(client, maple, login):
+    login(maple.pharmacist)
+    with tenant_scope(maple.organization):
+        tech = Membership.objects.get(user=maple.technician)
+    assert client.post("/team/", {"email": "x@y.test", "role": "owner"}).status_code == 403
+    assert client.post(f"/team/{tech.public_id}/", {"action": "remove"}).status_code == 403
+
+
+def test_birchs_owner_cannot_touch_maples_members(client, maple, birch, login):
+    from tests.factories import MembershipFactory, UserFactory
+
+    birch_owner = UserFactory(email="owner@birch.test")
+    MembershipFactory(organization=birch.organization, user=birch_owner, role="owner")
+    with tenant_scope(maple.organization):
+        tech = Membership.objects.get(user=maple.technician)
+    login(birch_owner)
+    assert client.post(f"/team/{tech.public_id}/", {"action": "remove"}).status_code == 404
+    with tenant_scope(maple.organization):
+        assert Membership.objects.filter(pk=tech.pk).exists()
