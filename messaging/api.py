@@ -276,6 +276,15 @@ class ConversationViewSet(
             query=self.request.query_params.get("q", "").strip()[:60],
         )
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit_record(
+            action="messaging.conversation.listed",
+            actor=request.user,
+            metadata={"via": "api", "count": response.data.get("count", 0)},
+        )
+        return response
+
     def _conversation(self) -> Conversation:
         return self.get_object()
 

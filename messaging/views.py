@@ -52,7 +52,13 @@ def _inbox_context(request):
 def inbox(request):
     context = _inbox_context(request)
     if request.htmx and request.GET.get("partial") == "list":
+        # The 20-second refresh of a page whose load was audited below.
         return render(request, "messaging/_conversation_list.html", context)
+    audit_record(
+        action="messaging.conversation.listed",
+        actor=request.user,
+        metadata={"view": context["view"], "count": context["page"].paginator.count},
+    )
     return render(request, "messaging/inbox.html", context)
 
 

@@ -415,3 +415,13 @@ def test_the_inbox_is_in_the_navigation_only_for_those_who_answer(login, sms_map
 
 def test_a_technician_sees_no_inbox_link(login, sms_maple):
     assert b'href="/inbox/"' not in login(sms_maple.technician).get("/fill-queue/").content
+
+
+def test_listing_the_inbox_is_audited_but_its_refresh_is_not(login, sms_maple, make_patient):
+    receive(sms_maple, make_patient(sms_maple), "hello")
+    client = login(sms_maple.pharmacist)
+    client.get("/inbox/")
+    client.get("/inbox/?partial=list", HTTP_HX_REQUEST="true")
+    with tenant_scope(sms_maple.organization):
+        events = AuditEvent.objects.filter(action="messaging.conversation.listed")
+        assert [(e.actor, e.metadata["count"]) for e in events] == [(sms_maple.pharmacist, 1)]
