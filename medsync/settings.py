@@ -248,7 +248,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "medsync.api.schema.ScopeFreeSchemaGenerator",
-    "ENUM_NAME_OVERRIDES": {"USStateEnum": "medsync.models.US_STATES"},
+    "ENUM_NAME_OVERRIDES": {
+        "USStateEnum": "medsync.models.US_STATES",
+        "DisenrollReasonEnum": "scheduling.models.DisenrollReason",
+    },
 }
 
 # --- Celery (Redis broker; the one beat schedule lives in medsync/schedule.py) ------
