@@ -47,3 +47,36 @@ def test_the_benchmark_drains_every_text_once():
     report = out.getvalue()
     assert "Drained 30 of 30 texts" in report
     assert "duplicates 0" in report
+
+
+@pytest.mark.django_db
+def test_configuring_twilio_stores_the_variable_name_never_the_token(maple, monkeypatch):
+    from django.core.management.base import CommandError
+
+    from messaging.models import PharmacySmsConfig
+    from messaging.services import credentials_for
+
+    pharmacy = maple.pharmacies[0]
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN_MAPLE", "s3cret-token-value")
+    call_command(
+        "messaging_configure",
+        "--org=maple",
+        f"--pharmacy={pharmacy.ncpdp_id}",
+        "--account-sid=AC" + "f" * 32,
+        "--auth-token-env=TWILIO_AUTH_TOKEN_MAPLE",
+        stdout=StringIO(),
+    )
+    with tenant_scope(maple.organization):
+        config = PharmacySmsConfig.objects.get(pharmacy=pharmacy)
+        assert config.auth_token_env == "TWILIO_AUTH_TOKEN_MAPLE"
+        assert credentials_for(pharmacy) == ("AC" + "f" * 32, "s3cret-token-value")
+    with pytest.raises(CommandError, match="NAME of an environment variable"):
+        call_command(
+            "messaging_configure",
+            "--org=maple",
+            f"--pharmacy={pharmacy.ncpdp_id}",
+            "--auth-token-env=s3cret-token-value",
+            stdout=StringIO(),
+        )
+    with tenant_scope(maple.organization):
+        assert PharmacySmsConfig.objects.get().auth_token_env == "TWILIO_AUTH_TOKEN_MAPLE"
