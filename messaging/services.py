@@ -1340,14 +1340,24 @@ def enqueue_dispatch(organization: Organization) -> None:
     key = f"messaging:dispatch-pending:{organization.public_id}"
 
     def _queue():
-        if cache.add(key, 1, timeout=30):
+        try:
+            if not cache.add(key, 1, timeout=30):
+                return  # a dispatcher is already waiting to run: it will see this text
+        except Exception:  # the cache is down: queue anyway (a duplicate dispatcher is harmless)
+            logger.warning("Cache unavailable; queueing the dispatcher without de-duplication")
+        try:
             dispatch_due.delay(organization_id=str(organization.public_id))
+        except Exception:  # the broker is down: the beat sweep sends it within a minute
+            logger.exception("Could not queue the dispatcher; the beat sweep will send the text")
 
     transaction.on_commit(_queue)
 
 
 def dispatch_pending_clear(organization: Organization) -> None:
-    cache.delete(f"messaging:dispatch-pending:{organization.public_id}")
+    try:
+        cache.delete(f"messaging:dispatch-pending:{organization.public_id}")
+    except Exception:
+        logger.warning("Cache unavailable; could not clear the dispatch marker")
 
 
 @dataclass

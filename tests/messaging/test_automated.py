@@ -97,3 +97,42 @@ def test_an_unknown_kind_or_empty_key_is_refused(sms_maple, make_patient):
         with pytest.raises(MessagingError):
             request(patient, key="  ")
         assert not Message.objects.exists()
+
+
+@time_machine.travel(TUESDAY_10AM, tick=False)
+def test_sending_is_queued_on_commit_once_per_burst(
+    sms_maple, make_patient, monkeypatch, django_capture_on_commit_callbacks
+):
+    from messaging import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.dispatch_due, "delay", lambda **kwargs: queued.append(kwargs))
+    patients = [make_patient(sms_maple) for _ in range(3)]
+    with tenant_scope(sms_maple.organization):
+        with django_capture_on_commit_callbacks(execute=True):
+            for n, patient in enumerate(patients):
+                request(patient, key=f"k{n}")
+        assert queued == [{"organization_id": str(sms_maple.organization.public_id)}]
+        # The dispatcher clears the marker when it starts: the next text queues it again.
+        services.messages_dispatch_due(time_budget=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            request(make_patient(sms_maple), key="later")
+        assert len(queued) == 2
+
+
+@time_machine.travel(TUESDAY_10AM, tick=False)
+def test_a_broker_outage_does_not_fail_the_request(
+    sms_maple, make_patient, monkeypatch, django_capture_on_commit_callbacks
+):
+    from messaging import tasks
+
+    def down(**kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.dispatch_due, "delay", down)
+    patient = make_patient(sms_maple)
+    with tenant_scope(sms_maple.organization):
+        with django_capture_on_commit_callbacks(execute=True):
+            message = request(patient)
+        message.refresh_from_db()
+        assert message.status == MessageStatus.QUEUED  # the beat sweep will send it
