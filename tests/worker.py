@@ -26,8 +26,42 @@ def _wait_for_worker(app, hostname: str, deadline_seconds: float = 60) -> None:
     raise RuntimeError("The Celery worker did not answer a ping within 60 s.")
 
 
+@pytest.fixture
+def celery_worker_process(_celery_worker_session):
+    """The session's worker; after each test, wait until it has nothing left to do.
+
+    Otherwise a task still running when the test ends holds row locks while the test
+    database is flushed (TRUNCATE), and the two wait on each other.
+    """
+    process, hostname, queue = _celery_worker_session
+    yield process
+    _wait_until_idle(hostname, queue)
+
+
+def _wait_until_idle(hostname: str, queue: str, timeout: float = 60) -> None:
+    import redis
+    from django.conf import settings
+
+    from medsync.celery import app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    inspector = app.control.inspect(destination=[hostname], timeout=1.0)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            queued = broker.llen(queue)
+            active = (inspector.active() or {}).get(hostname, [])
+            reserved = (inspector.reserved() or {}).get(hostname, [])
+            if not queued and not active and not reserved:
+                return
+            time.sleep(0.2)
+    finally:
+        broker.close()
+    raise RuntimeError(f"The Celery worker was still busy {timeout} s after the test.")
+
+
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def _celery_worker_session(django_db_setup, django_db_blocker):
     """Start `celery worker` once per session; stop it before the test database is dropped."""
     from django.conf import settings
     from django.db import connection
@@ -82,7 +116,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     )
     try:
         _wait_for_worker(app, hostname)
-        yield process
+        yield process, hostname, test_queue
     finally:
         process.terminate()
         try:
