@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scheduling', '0001_sync_engine'),
+        ("scheduling", "0001_sync_engine"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='synccycle',
-            name='close_reason',
-            field=models.CharField(blank=True, choices=[('completed', 'Everything picked up'), ('returned_to_stock', 'Unclaimed fills returned to stock'), ('disenrolled', 'Patient left the program'), ('paused', 'Enrollment paused'), ('replanned', 'Replaced by a new plan'), ('lapsed', 'Not picked up before the next cycle began')], max_length=20),
+            model_name="synccycle",
+            name="close_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("completed", "Everything picked up"),
+                    ("returned_to_stock", "Unclaimed fills returned to stock"),
+                    ("disenrolled", "Patient left the program"),
+                    ("paused", "Enrollment paused"),
+                    ("replanned", "Replaced by a new plan"),
+                    ("lapsed", "Not picked up before the next cycle began"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
