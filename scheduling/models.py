@@ -25,6 +25,21 @@ from medsync.tenancy import TenantOwnedModel, tenant_manager
 from patients.models import Fill, Household, Patient, Prescription
 
 CYCLE_LENGTHS = (28, 30, 60, 90)
+
+
+def organization_without_index():
+    """The tenant column of the high-volume tables: every query and constraint leads with
+    organization_id in a composite index, so the single-column index Django would add only
+    slows the hundreds of thousands of inserts a morning's sweep makes."""
+    return models.ForeignKey(
+        "medsync.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
+
+
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 DEFAULT_PREP_DAYS = 7  # APhA: contact 3-7 days ahead ("about a week prior")
@@ -420,11 +435,21 @@ class CloseReason(models.TextChoices):
 class SyncCycle(TenantOwnedModel):
     """One anchor date of one enrolled patient, from scheduling to pickup."""
 
+    organization = organization_without_index()
     enrollment = models.ForeignKey(SyncEnrollment, on_delete=models.CASCADE, related_name="cycles")
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sync_cycles")
-    pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="sync_cycles", db_index=False
+    )
+    pharmacy = models.ForeignKey(
+        Pharmacy, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     plan = models.ForeignKey(
-        SyncPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="cycles"
+        SyncPlan,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cycles",
+        db_index=False,
     )
     anchor_date = models.DateField()
     prep_due_on = models.DateField()
@@ -478,18 +503,29 @@ class SyncCycle(TenantOwnedModel):
                 name="sync_cycle_prep_before_prefill_before_anchor",
             ),
         ]
+        # Partial indexes: each sweep's index holds only the cycles it may still act on.
         indexes = [
             models.Index(
-                fields=["organization", "pharmacy", "status", "prep_due_on"],
+                fields=["organization", "pharmacy", "prep_due_on"],
+                condition=Q(status="scheduled"),
                 name="sync_cycle_prep_sweep",
             ),
             models.Index(
-                fields=["organization", "pharmacy", "status", "prefill_due_on"],
+                fields=["organization", "pharmacy", "prefill_due_on"],
+                condition=Q(status__in=["scheduled", "prep_due", "contacted"]),
                 name="sync_cycle_prefill_sweep",
             ),
             models.Index(
-                fields=["organization", "pharmacy", "status", "anchor_date"],
+                fields=["organization", "pharmacy", "anchor_date"],
+                condition=Q(
+                    status__in=["filling", "ready", "picked_up", "partly_picked_up", "missed"]
+                ),
                 name="sync_cycle_pickup_sweep",
+            ),
+            models.Index(
+                fields=["organization", "anchor_date"],
+                condition=Q(prep_open=True),
+                name="sync_cycle_prep_open",
             ),
             models.Index(fields=["organization", "anchor_date"], name="sync_cycle_anchor"),
             models.Index(
@@ -502,8 +538,9 @@ class SyncCycle(TenantOwnedModel):
 
 
 class ItemState(models.TextChoices):
-    PLANNED = "planned", "Planned"
-    QUEUED = "queued", "To fill"
+    # Not started. A planned fill is in the fill queue from its queue_from day on: no
+    # sweep has to touch the row for it to appear there.
+    PLANNED = "planned", "To fill"
     BILLED = "billed", "Billed"
     FILLED = "filled", "Filled, to verify"
     READY = "ready", "Verified, in the bag"
@@ -513,7 +550,7 @@ class ItemState(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
-ITEM_IN_QUEUE = (ItemState.QUEUED, ItemState.BILLED, ItemState.FILLED, ItemState.FLAGGED)
+ITEM_IN_QUEUE = (ItemState.PLANNED, ItemState.BILLED, ItemState.FILLED, ItemState.FLAGGED)
 ITEM_DONE = (ItemState.PICKED_UP, ItemState.RETURNED, ItemState.SKIPPED)
 
 
@@ -528,11 +565,20 @@ class FlagReason(models.TextChoices):
 
 
 class CycleItem(TenantOwnedModel):
-    """One fill of one prescription in a cycle."""
+    """One fill of one prescription in a cycle.
 
+    It joins the fill queue on its `queue_from` day (the cycle's pre-fill day for a fill on
+    the anchor, the same lead before its own date for one off the anchor), so the pre-fill
+    sweep never rewrites hundreds of thousands of rows. No index contains `state` (and the
+    table keeps free space on each page): a fill moving along the queue is a heap-only
+    update.
+    """
+
+    organization = organization_without_index()
     cycle = models.ForeignKey(SyncCycle, on_delete=models.CASCADE, related_name="items")
     prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="+")
     fill_date = models.DateField()
+    queue_from = models.DateField(help_text="The day this fill joins the fill queue.")
     kind = models.CharField(max_length=10, choices=FillKind.choices)
     quantity = models.DecimalField(max_digits=10, decimal_places=3)
     days_supply = models.PositiveIntegerField()
@@ -541,20 +587,27 @@ class CycleItem(TenantOwnedModel):
         max_digits=8, decimal_places=2, null=True, blank=True, help_text="Blank: not known yet."
     )
     warnings = models.JSONField(default=list, blank=True)
+    off_anchor = models.BooleanField(
+        default=False, help_text="Dated off the anchor: an aligning fill or a drifting product."
+    )
     state = models.CharField(max_length=10, choices=ItemState.choices, default=ItemState.PLANNED)
     flag_reason = models.CharField(max_length=20, choices=FlagReason.choices, blank=True)
     flag_note = models.CharField(max_length=300, blank=True)
     fill = models.ForeignKey(
-        Fill, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Fill, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    queued_at = models.DateTimeField(null=True, blank=True)
     billed_at = models.DateTimeField(null=True, blank=True)
     filled_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     picked_up_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
     state_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
 
     objects = tenant_manager()
@@ -572,6 +625,9 @@ class CycleItem(TenantOwnedModel):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="cycle_item_quantity_pos"),
             models.CheckConstraint(condition=Q(days_supply__gt=0), name="cycle_item_days_pos"),
             models.CheckConstraint(
+                condition=Q(queue_from__lte=F("fill_date")), name="cycle_item_queued_by_fill_date"
+            ),
+            models.CheckConstraint(
                 condition=Q(patient_pay__gte=0), name="cycle_item_pay_not_negative"
             ),
             models.CheckConstraint(
@@ -583,9 +639,10 @@ class CycleItem(TenantOwnedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["organization", "state", "fill_date"], name="cycle_item_queue"),
             models.Index(
-                fields=["organization", "prescription", "-fill_date"], name="cycle_item_rx"
+                fields=["organization", "queue_from"],
+                condition=Q(off_anchor=True),
+                name="cycle_item_off_anchor",
             ),
         ]
 
@@ -594,14 +651,11 @@ class CycleItem(TenantOwnedModel):
 
 
 class EventKind(models.TextChoices):
-    PREP_OPENED = "prep_opened", "Entered the prep worklist"
-    REMINDER_REQUESTED = "reminder_requested", "Reminder requested"
     CONTACT_ATTEMPTED = "contact_attempted", "Contact attempted"
     CONTACTED = "contacted", "Contacted"
     CONFIRMED = "confirmed", "Confirmed"
     CHANGES_REPORTED = "changes_reported", "Changes reported"
     UNREACHABLE = "unreachable", "Unreachable"
-    FILLING = "filling", "Entered the fill queue"
     READY = "ready", "Ready for pickup"
     PICKED_UP = "picked_up", "Picked up"
     PARTLY_PICKED_UP = "partly_picked_up", "Partly picked up"
@@ -618,17 +672,25 @@ class EventChannel(models.TextChoices):
 
 
 class CycleEvent(TenantOwnedModel):
-    """A timestamped thing that happened to a cycle, countable by reports."""
+    """A timestamped thing that happened with the patient, countable by reports: contacts
+    and their outcomes, ready, pickups, misses, returns. The cycle's own milestones (prep
+    opened, filling, ...) are timestamps on the cycle."""
 
+    organization = organization_without_index()
     cycle = models.ForeignKey(SyncCycle, on_delete=models.CASCADE, related_name="events")
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     channel = models.CharField(
         max_length=10, choices=EventChannel.choices, default=EventChannel.SYSTEM
     )
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     metadata = models.JSONField(default=dict, blank=True)
 
@@ -638,7 +700,6 @@ class CycleEvent(TenantOwnedModel):
         ordering = ["occurred_at", "id"]
         indexes = [
             models.Index(fields=["organization", "kind", "occurred_at"], name="cycle_event_kind"),
-            models.Index(fields=["organization", "cycle", "occurred_at"], name="cycle_event_cycle"),
         ]
 
 

@@ -194,9 +194,10 @@ def rx_inputs_for_patients(
 ) -> dict[int, PatientRxInputs]:
     """RxInputs per patient. `synced_ids` overrides which Rx are synced (the wizard's choice);
     by default the reconciliation decision (Prescription.sync_decision) says."""
-    prescriptions = list(prescriptions_for_planning(patient_ids))
+    prescriptions = prescriptions_for_planning(patient_ids)
     if only_rx_ids is not None:
-        prescriptions = [rx for rx in prescriptions if rx.pk in only_rx_ids]
+        prescriptions = prescriptions.filter(pk__in=only_rx_ids)
+    prescriptions = list(prescriptions)
     histories = fill_summaries([rx.pk for rx in prescriptions], year=today.year)
     rules_by_coverage = plan_rules_by_coverage(prescriptions)
     result: dict[int, PatientRxInputs] = defaultdict(lambda: PatientRxInputs([], []))

@@ -438,7 +438,9 @@ def fill_queue(*, membership: Membership | None = None, today: dt.date) -> dict[
     """The technician's day: items to fill and bill, flagged, to verify, ready to hand over."""
     items = (
         CycleItem.objects.filter(
-            Q(state__in=ITEM_IN_QUEUE) | Q(state=ItemState.READY),
+            Q(state=ItemState.PLANNED, queue_from__lte=today)
+            | Q(state__in=[s for s in ITEM_IN_QUEUE if s != ItemState.PLANNED])
+            | Q(state=ItemState.READY),
             cycle__status__in=CYCLE_OPEN,
         )
         .select_related(

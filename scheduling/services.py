@@ -254,44 +254,6 @@ def _store_plan(
     return plan, items
 
 
-def renewal_warnings(
-    rx: Prescription, *, fill_date: dt.date, next_anchor: dt.date, ever_filled: bool
-) -> list[dict]:
-    """DOMAIN 3: refills or expiry that run out, flagged before the prep contact."""
-    fills_left = rx.refills_remaining + (0 if ever_filled else 1)
-    warnings = []
-    if rx.expiration_date < fill_date:
-        warnings.append(
-            {
-                "code": "renewal_needed",
-                "message": f"Expired {rx.expiration_date:%b %-d}: request a new prescription.",
-                "needed_by": fill_date.isoformat(),
-            }
-        )
-    elif fills_left < 1:
-        warnings.append(
-            {
-                "code": "renewal_needed",
-                "message": "No refills left: request a renewal from the prescriber.",
-                "needed_by": fill_date.isoformat(),
-            }
-        )
-    elif rx.expiration_date < next_anchor or fills_left == 1:
-        warnings.append(
-            {
-                "code": "renewal_needed",
-                "message": (
-                    f"Expires {rx.expiration_date:%b %-d}, before the next anchor"
-                    if rx.expiration_date < next_anchor
-                    else "Last refill: request a renewal before the next anchor"
-                )
-                + f" ({next_anchor:%b %-d}).",
-                "needed_by": next_anchor.isoformat(),
-            }
-        )
-    return warnings
-
-
 def cycle_item_rows(
     plan_item: SyncPlanItem, *, anchor: dt.date, previous_anchor: dt.date | None
 ) -> list[dict] | None:
@@ -333,22 +295,80 @@ def cycle_item_rows(
     ]
 
 
+def renewal_warnings(
+    rx, *, fill_date: dt.date, next_anchor: dt.date, ever_filled: bool
+) -> list[dict]:
+    """DOMAIN 3: a prescription whose refills or expiry run out by this fill, or by the anchor
+    after it, needs a renewal request, flagged before the prep contact. `rx` is anything
+    with refills_remaining, refills_authorized and expiration_date."""
+    original_pending = not ever_filled and rx.refills_remaining == rx.refills_authorized
+    fills_left = rx.refills_remaining + (1 if original_pending else 0)
+    if rx.expiration_date < fill_date:
+        message = f"Expired {rx.expiration_date:%b %-d}: request a new prescription."
+        needed_by = fill_date
+    elif fills_left < 1:
+        message = "No refills left: request a renewal from the prescriber."
+        needed_by = fill_date
+    elif rx.expiration_date < next_anchor:
+        message = (
+            f"Expires {rx.expiration_date:%b %-d}, before the next anchor ({next_anchor:%b %-d})."
+        )
+        needed_by = next_anchor
+    elif fills_left == 1:
+        message = f"Last refill: request a renewal before the next anchor ({next_anchor:%b %-d})."
+        needed_by = next_anchor
+    else:
+        return []
+    return [{"code": "renewal_needed", "message": message, "needed_by": needed_by.isoformat()}]
+
+
+def with_renewal(warnings: list[dict], rx, *, fill_date, next_anchor, ever_filled) -> list[dict]:
+    """The plan's warnings, plus today's renewal check when the plan had none."""
+    if any(w.get("code") == "renewal_needed" for w in warnings):
+        return list(warnings)
+    return [
+        *warnings,
+        *renewal_warnings(
+            rx, fill_date=fill_date, next_anchor=next_anchor, ever_filled=ever_filled
+        ),
+    ]
+
+
+def ever_filled(prescription_ids: Iterable[int]) -> set[int]:
+    ids = list(prescription_ids)
+    if not ids:
+        return set()
+    return set(
+        Fill.objects.filter(prescription_id__in=ids)
+        .order_by()
+        .values_list("prescription_id", flat=True)
+        .distinct()
+    )
+
+
 def build_cycle_items(
     cycle: SyncCycle,
     rows: Iterable[tuple[Prescription, dict, list[dict]]],
     *,
-    next_anchor: dt.date,
-    ever_filled: set[int],
+    cycle_days: int,
+    timing: CycleTiming,
 ) -> list[CycleItem]:
-    """Unsaved CycleItems (for bulk_create) with renewal warnings; sets cycle.needs_renewal."""
+    """Unsaved CycleItems (for bulk_create), each with the plan's warnings and a renewal
+    check; sets cycle.needs_renewal when any fill needs one."""
+    rows = list(rows)
+    filled = ever_filled(rx.pk for rx, _row, _warnings in rows)
+    next_anchor = cycle.anchor_date + dt.timedelta(days=cycle_days)
     items = []
     for rx, row, plan_warnings in rows:
         fill_date = dt.date.fromisoformat(row["fill_date"])
-        warnings = [w for w in plan_warnings if w.get("code") != "renewal_needed"]
-        warnings += renewal_warnings(
-            rx, fill_date=fill_date, next_anchor=next_anchor, ever_filled=rx.pk in ever_filled
+        warnings = with_renewal(
+            plan_warnings,
+            rx,
+            fill_date=fill_date,
+            next_anchor=next_anchor,
+            ever_filled=rx.pk in filled,
         )
-        if any(w["code"] == "renewal_needed" for w in warnings):
+        if any(w.get("code") == "renewal_needed" for w in warnings):
             cycle.needs_renewal = True
         items.append(
             CycleItem(
@@ -356,23 +376,17 @@ def build_cycle_items(
                 cycle=cycle,
                 prescription=rx,
                 fill_date=fill_date,
+                queue_from=timing.prefill_due_on(fill_date),
                 kind=row["kind"],
                 quantity=Decimal(row["quantity"]),
                 days_supply=row["days_supply"],
                 scc_codes=row["scc_codes"],
                 patient_pay=None if row["patient_pay"] is None else Decimal(row["patient_pay"]),
                 warnings=warnings,
+                off_anchor=fill_date != cycle.anchor_date,
             )
         )
     return items
-
-
-def _ever_filled(prescription_ids: Iterable[int]) -> set[int]:
-    return set(
-        Fill.objects.filter(prescription_id__in=list(prescription_ids))
-        .values_list("prescription_id", flat=True)
-        .distinct()
-    )
 
 
 def _new_cycle(
@@ -419,13 +433,11 @@ def _first_cycle(
         )
         cycle.status_changed_at = now
         cycle._state.adding = False
-    ever = _ever_filled(item.prescription_id for item in plan_items)
     rows = []
     for item in plan_items:
         for row in cycle_item_rows(item, anchor=plan.anchor_date, previous_anchor=None) or []:
             rows.append((item.prescription, row, item.warnings))
-    next_anchor = plan.anchor_date + dt.timedelta(days=plan.cycle_days)
-    items = build_cycle_items(cycle, rows, next_anchor=next_anchor, ever_filled=ever)
+    items = build_cycle_items(cycle, rows, cycle_days=plan.cycle_days, timing=timing)
     if cycle.prep_due_on <= today:
         cycle.status = CycleStatus.CONTACTED
         cycle.contact_outcome = ContactOutcome.CONFIRMED
@@ -953,13 +965,13 @@ def has_open_prep_question(patient: Patient) -> bool:
 
 # action -> (allowed from, to)
 ITEM_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "bill": ((ItemState.QUEUED,), ItemState.BILLED),
-    "fill": ((ItemState.QUEUED, ItemState.BILLED), ItemState.FILLED),
+    "bill": ((ItemState.PLANNED,), ItemState.BILLED),
+    "fill": ((ItemState.PLANNED, ItemState.BILLED), ItemState.FILLED),
     "verify": ((ItemState.FILLED,), ItemState.READY),
-    "flag": ((ItemState.QUEUED, ItemState.BILLED, ItemState.FILLED), ItemState.FLAGGED),
-    "unflag": ((ItemState.FLAGGED,), ItemState.QUEUED),
+    "flag": ((ItemState.PLANNED, ItemState.BILLED, ItemState.FILLED), ItemState.FLAGGED),
+    "unflag": ((ItemState.FLAGGED,), ItemState.PLANNED),
     "skip": (
-        (ItemState.PLANNED, ItemState.QUEUED, ItemState.BILLED, ItemState.FLAGGED),
+        (ItemState.PLANNED, ItemState.BILLED, ItemState.FLAGGED),
         ItemState.SKIPPED,
     ),
 }
@@ -1431,7 +1443,7 @@ def _apply_plan_to_open_cycles(
         else:
             CycleItem.objects.filter(
                 cycle=cycle,
-                state__in=(ItemState.PLANNED, ItemState.QUEUED, ItemState.FLAGGED),
+                state__in=(ItemState.PLANNED, ItemState.FLAGGED),
             ).exclude(prescription_id__in=kept_rx).update(
                 state=ItemState.SKIPPED, state_changed_by=actor
             )
@@ -1473,17 +1485,8 @@ def _add_plan_fills(
             rows.append((item.prescription, row, item.warnings))
     if not rows:
         return
-    ever = _ever_filled(item.prescription_id for item in plan_items)
-    items = build_cycle_items(
-        cycle,
-        rows,
-        next_anchor=cycle.anchor_date + dt.timedelta(days=plan.cycle_days),
-        ever_filled=ever,
-    )
-    if cycle.status not in CYCLE_NOT_YET_FILLING:
-        for new in items:
-            new.state = ItemState.QUEUED
-            new.queued_at = timezone.now()
+    timing = selectors.timing_of(selectors.sync_settings_for(cycle.pharmacy))
+    items = build_cycle_items(cycle, rows, cycle_days=plan.cycle_days, timing=timing)
     CycleItem.objects.bulk_create(items, ignore_conflicts=True)
     if cycle.needs_renewal:
         SyncCycle.objects.filter(pk=cycle.pk).update(needs_renewal=True)
@@ -1554,6 +1557,12 @@ def sync_settings_update(
         cycle.prefill_due_on = timing.prefill_due_on(cycle.anchor_date)
         moved.append(cycle)
     SyncCycle.objects.bulk_update(moved, ["prep_due_on", "prefill_due_on"], batch_size=1000)
+    items = list(
+        CycleItem.objects.filter(cycle__in=moved, state=ItemState.PLANNED).only("pk", "fill_date")
+    )
+    for item in items:
+        item.queue_from = timing.prefill_due_on(item.fill_date)
+    CycleItem.objects.bulk_update(items, ["queue_from"], batch_size=1000)
     audit_record(
         action="scheduling.settings.changed",
         actor=actor,

@@ -17,13 +17,16 @@ count does not depend on the batch size.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from medsync.exceptions import MedSyncError
@@ -31,12 +34,12 @@ from medsync.jobs import enqueue_for_organization
 from medsync.models import Pharmacy
 from medsync.services import audit_record
 from medsync.tenancy import current_organization
-from patients.models import Fill, Prescription, PrescriptionStatus, SyncDecision
-from scheduling import planning, selectors, services
+from patients.models import Prescription, PrescriptionStatus, SyncDecision
+from scheduling import bulk, planning, selectors, services
 from scheduling.alignment import AlignmentError, FillKind, align
 from scheduling.dates import CycleTiming, local_today, next_anchor_on_or_after
 from scheduling.models import (
-    CYCLE_NOT_YET_FILLING,
+    CYCLE_OPEN,
     CloseReason,
     ContactChannel,
     ContactOutcome,
@@ -181,15 +184,6 @@ CLAIM_FIELDS = (
 )
 
 
-def _claim(queryset, limit: int) -> list[dict]:
-    """Lock up to `limit` rows of a due-work queryset; concurrent sweeps skip them."""
-    return list(
-        queryset.select_for_update(skip_locked=True, of=("self",))
-        .order_by("pk")
-        .values(*CLAIM_FIELDS)[:limit]
-    )
-
-
 # --- (a) Cycles for the next anchor ---
 
 
@@ -215,16 +209,10 @@ def cycles_ensure_upcoming(*, now: dt.datetime | None = None, limit: int | None 
         last_pk = 0
         while True:
             batch = list(
-                needing.filter(pk__gt=last_pk)
+                EnrollmentRow(*row)
+                for row in needing.filter(pk__gt=last_pk)
                 .order_by("pk")
-                .only(
-                    "pk",
-                    "organization_id",
-                    "patient_id",
-                    "pharmacy_id",
-                    "anchor_date",
-                    "cycle_days",
-                )[:limit]
+                .values_list("pk", "patient_id", "anchor_date", "cycle_days")[:limit]
             )
             if not batch:
                 break
@@ -237,6 +225,60 @@ def cycles_ensure_upcoming(*, now: dt.datetime | None = None, limit: int | None 
     return total
 
 
+class EnrollmentRow(NamedTuple):
+    pk: int
+    patient_id: int
+    anchor_date: dt.date
+    cycle_days: int
+
+
+class PlanItemRow(NamedTuple):
+    """A current plan's item as the cycle sweep reads it (tuples, not model objects)."""
+
+    plan_id: int
+    enrollment_id: int
+    cycle_days: int
+    prescription_id: int
+    patient_id: int
+    kind: str
+    fills: list
+    unit_of_use: bool
+    recurring_quantity: Decimal
+    recurring_days_supply: int
+    recurring_patient_pay: Decimal | None
+    warnings: list
+    refills_remaining: int
+    refills_authorized: int
+    expiration_date: dt.date
+    rx_active: bool
+
+    @property
+    def pk(self) -> int:
+        return self.prescription_id
+
+
+def _plan_items(enrollment_ids: list[int]) -> dict[int, list[PlanItemRow]]:
+    """The current plans' items of these enrollments, as tuples (one query)."""
+    by_enrollment: dict[int, list[PlanItemRow]] = defaultdict(list)
+    for row in bulk.current_plan_items(
+        organization_id=current_organization().pk, enrollment_ids=enrollment_ids
+    ):
+        *fields_, status, decision = row
+        fields_[6] = _json(fields_[6])  # fills
+        fields_[11] = _json(fields_[11])  # warnings
+        active = status == PrescriptionStatus.ACTIVE and decision == SyncDecision.SYNCED
+        item = PlanItemRow(*fields_, rx_active=active)
+        by_enrollment[item.enrollment_id].append(item)
+    return by_enrollment
+
+
+def _json(value):
+    """Django leaves jsonb undecoded on raw cursors; '[]' is by far the most common."""
+    if isinstance(value, str):
+        return [] if value == "[]" else json.loads(value)
+    return value
+
+
 def _create_cycles(
     batch: list[SyncEnrollment],
     pharmacy: Pharmacy,
@@ -245,79 +287,155 @@ def _create_cycles(
     today: dt.date,
     now: dt.datetime,
 ) -> SweepResult:
+    """One batch: the next cycle of each enrollment and its fills, in a fixed number of
+    statements (plan items read as tuples, rows written with multi-row INSERTs)."""
+    organization_id = current_organization().pk
     anchors = {e.pk: next_anchor_on_or_after(e.anchor_date, e.cycle_days, today) for e in batch}
-    plan_items = defaultdict(list)
-    plans = {}
-    for item in (
-        SyncPlanItem.objects.filter(plan__enrollment_id__in=list(anchors), plan__is_current=True)
-        .select_related("plan", "prescription__drug")
-        .order_by("plan_id", "id")
-    ):
-        plan_items[item.plan.enrollment_id].append(item)
-        plans[item.plan.enrollment_id] = item.plan
-    rx_ids = [item.prescription_id for items in plan_items.values() for item in items]
-    ever = services._ever_filled(rx_ids)
-
-    cycles: list[SyncCycle] = []
-    rows_by_cycle: dict[int, list] = {}
-    drifting: dict[int, list[SyncPlanItem]] = defaultdict(list)
+    plan_items = _plan_items(list(anchors))
+    # Whether a prescription was ever filled only matters when its refills run low.
+    filled = services.ever_filled(
+        item.prescription_id
+        for items in plan_items.values()
+        for item in items
+        if item.refills_remaining <= 1
+    )
+    cycle_rows, item_rows = [], defaultdict(list)
+    drifting: dict[int, list[PlanItemRow]] = defaultdict(list)
     for enrollment in batch:
-        plan = plans.get(enrollment.pk)
-        if plan is None:
+        items = plan_items.get(enrollment.pk)
+        if not items:
             continue  # enrolled without a plan cannot happen through services; skip safely
         anchor = anchors[enrollment.pk]
-        cycle = services._new_cycle(enrollment=enrollment, plan=plan, anchor=anchor, timing=timing)
+        key = (enrollment.pk, anchor)
+        anchor_iso = anchor.isoformat()
+        next_anchor = anchor + dt.timedelta(days=enrollment.cycle_days)
         previous = anchor - dt.timedelta(days=enrollment.cycle_days)
-        rows = []
-        for item in plan_items[enrollment.pk]:
-            rx = item.prescription
-            if rx.status != PrescriptionStatus.ACTIVE or rx.sync_decision != SyncDecision.SYNCED:
+        needs_renewal = False
+        for item in items:
+            if not item.rx_active:
                 continue  # stopped since the plan: replans_detect proposes the change
-            window = services.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
+            if not item.fills and not item.unit_of_use and item.kind != FillKind.NOT_SYNCED:
+                # The common case: a plan past its aligning fills, a full fill on the anchor.
+                window = [
+                    {
+                        "fill_date": anchor_iso,
+                        "quantity": str(item.recurring_quantity),
+                        "days_supply": item.recurring_days_supply,
+                        "kind": FillKind.FULL.value,
+                        "scc_codes": [],
+                        "patient_pay": None
+                        if item.recurring_patient_pay is None
+                        else str(item.recurring_patient_pay),
+                    }
+                ]
+            else:
+                window = services.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
             if window is None:
                 drifting[enrollment.patient_id].append(item)
                 continue
-            rows.extend((rx, row, item.warnings if row["scc_codes"] else []) for row in window)
-        cycles.append(cycle)
-        rows_by_cycle[id(cycle)] = rows
-    by_patient_cycle = {c.patient_id: c for c in cycles}
+            ever = item.prescription_id in filled
+            for row in window:
+                # The plan's own fills carry the engine's warnings; every fill gets today's
+                # renewal check (refills and expiry) on top.
+                planned = item.warnings if item.fills and row in item.fills else []
+                fill_date = anchor if row["fill_date"] == anchor_iso else None
+                if (
+                    not planned
+                    and fill_date is not None
+                    and item.expiration_date >= next_anchor
+                    and item.refills_remaining > 1
+                ):
+                    warnings = []  # plenty of refills, not expiring: nothing to check
+                else:
+                    warnings = services.with_renewal(
+                        planned,
+                        item,
+                        fill_date=fill_date or dt.date.fromisoformat(row["fill_date"]),
+                        next_anchor=next_anchor,
+                        ever_filled=ever,
+                    )
+                    needs_renewal = needs_renewal or any(
+                        w["code"] == "renewal_needed" for w in warnings
+                    )
+                item_rows[key].append((item.prescription_id, row, warnings))
+        cycle_rows.append(
+            (
+                organization_id,
+                enrollment.pk,
+                enrollment.patient_id,
+                pharmacy.pk,
+                items[0].plan_id,
+                anchor,
+                timing.prep_due_on(anchor),
+                timing.prefill_due_on(anchor),
+                needs_renewal,
+                now,
+            )
+        )
     if drifting:
-        _plan_drifting_items(drifting, by_patient_cycle, rows_by_cycle, pharmacy, today)
+        keys = {e.patient_id: (e.pk, anchors[e.pk]) for e in batch}
+        _plan_drifting_items(drifting, keys, item_rows, pharmacy, today)
 
-    keys = {(c.enrollment_id, c.anchor_date): c for c in cycles}
-    existing = {
-        (row["enrollment_id"], row["anchor_date"]): row
-        for row in SyncCycle.objects.filter(
-            enrollment_id__in=[c.enrollment_id for c in cycles],
-            anchor_date__in={c.anchor_date for c in cycles},
-        ).values("pk", "enrollment_id", "anchor_date", "status", "close_reason")
+    prefill_on = {(r[1], r[5]): r[7] for r in cycle_rows}
+    reopened = _reopen_closed_slots([(r[1], r[5]) for r in cycle_rows], now)
+    inserted = bulk.insert_cycles(r for r in cycle_rows if (r[1], r[5]) not in reopened)
+    cycle_ids = {**inserted, **reopened}
+    rows = [
+        (
+            organization_id,
+            cycle_ids[key],
+            rx_id,
+            row["fill_date"],
+            timing.prefill_due_on(dt.date.fromisoformat(row["fill_date"]))
+            if row["fill_date"] != key[1].isoformat()
+            else prefill_on[key],
+            row["kind"],
+            row["quantity"],
+            row["days_supply"],
+            row["scc_codes"],
+            row["patient_pay"],
+            warnings,
+            row["fill_date"] != key[1].isoformat(),
+        )
+        for key, entries in item_rows.items()
+        if key in cycle_ids
+        for rx_id, row, warnings in entries
+    ]
+    new_cycles = set(inserted.values())
+    bulk.copy_items(r for r in rows if r[1] in new_cycles)
+    bulk.insert_items(r for r in rows if r[1] not in new_cycles)
+    renewal = [
+        cycle_ids[key]
+        for key, entries in item_rows.items()
+        if key in reopened
+        and any(w["code"] == "renewal_needed" for _rx, _row, ws in entries for w in ws)
+    ]
+    if renewal:
+        SyncCycle.objects.filter(pk__in=renewal).update(needs_renewal=True)
+    return SweepResult(cycles=len(cycle_ids), items=len(rows))
+
+
+def _reopen_closed_slots(keys, now: dt.datetime) -> dict[tuple[int, dt.date], int]:
+    """Cycles on these (enrollment, anchor) slots closed by a pause or a re-plan come back."""
+    enrollment_ids = {k[0] for k in keys}
+    anchors = {k[1] for k in keys}
+    closed = {
+        (enrollment_id, anchor): pk
+        for pk, enrollment_id, anchor in SyncCycle.objects.filter(
+            enrollment_id__in=enrollment_ids,
+            anchor_date__in=anchors,
+            status=CycleStatus.CLOSED,
+            close_reason__in=services.REOPENABLE,
+        ).values_list("pk", "enrollment_id", "anchor_date")
+        if (enrollment_id, anchor) in set(keys)
     }
-    reopen = {
-        row["pk"]: keys[key]
-        for key, row in existing.items()
-        if key in keys
-        and row["status"] == CycleStatus.CLOSED
-        and row["close_reason"] in services.REOPENABLE
-    }
-    new = [c for key, c in keys.items() if key not in existing]
-    SyncCycle.objects.bulk_create(new, ignore_conflicts=True)
-    if new:
-        created_pks = {
-            (row["enrollment_id"], row["anchor_date"]): row["pk"]
-            for row in SyncCycle.objects.filter(
-                enrollment_id__in=[c.enrollment_id for c in new],
-                anchor_date__in={c.anchor_date for c in new},
-            ).values("pk", "enrollment_id", "anchor_date")
-        }
-        for cycle in new:
-            cycle.pk = created_pks.get((cycle.enrollment_id, cycle.anchor_date))
-    if reopen:
+    if closed:
         CycleItem.objects.filter(
-            cycle_id__in=list(reopen),
+            cycle_id__in=list(closed.values()),
             state__in=(ItemState.PLANNED, ItemState.SKIPPED),
             fill__isnull=True,
         ).delete()
-        SyncCycle.objects.filter(pk__in=list(reopen)).update(
+        SyncCycle.objects.filter(pk__in=list(closed.values())).update(
             status=CycleStatus.SCHEDULED,
             close_reason="",
             closed_at=None,
@@ -325,54 +443,36 @@ def _create_cycles(
             prep_open=False,
             contact_outcome="",
         )
-        for pk, cycle in reopen.items():
-            cycle.pk = pk
-    items: list[CycleItem] = []
-    for cycle in [*new, *reopen.values()]:
-        if cycle.pk is None:
-            continue
-        next_anchor = cycle.anchor_date + dt.timedelta(days=cycle.plan.cycle_days)
-        items.extend(
-            services.build_cycle_items(
-                cycle, rows_by_cycle[id(cycle)], next_anchor=next_anchor, ever_filled=ever
-            )
-        )
-    CycleItem.objects.bulk_create(items, ignore_conflicts=True)
-    renewal = [pk for pk, cycle in reopen.items() if cycle.needs_renewal]
-    if renewal:
-        SyncCycle.objects.filter(pk__in=renewal).update(needs_renewal=True)
-    return SweepResult(cycles=len(new) + len(reopen), items=len(items))
+    return closed
 
 
-def _plan_drifting_items(drifting, cycles_by_patient, rows_by_cycle, pharmacy, today) -> None:
+def _plan_drifting_items(drifting, keys, item_rows, pharmacy, today) -> None:
     """Unit-of-use products drift off the anchor: ask the alignment engine, with the fill
     history, whether and when each one is due in this cycle."""
     rx_ids = {item.prescription_id for items in drifting.values() for item in items}
+    cycle_days = {patient: items[0].cycle_days for patient, items in drifting.items()}
     inputs = planning.rx_inputs_for_patients(
         list(drifting), today=today, pharmacy_state=pharmacy.state, only_rx_ids=rx_ids
     )
     for patient_id, entry in inputs.items():
-        cycle = cycles_by_patient[patient_id]
+        key = keys[patient_id]
+        anchor, days = key[1], cycle_days[patient_id]
         try:
             plan = align(
-                today=today,
-                anchor_date=cycle.anchor_date,
-                cycle_days=cycle.plan.cycle_days,
-                prescriptions=entry.inputs,
+                today=today, anchor_date=anchor, cycle_days=days, prescriptions=entry.inputs
             )
         except AlignmentError:
             logger.warning("Could not plan drifting items of one cycle; left for a re-plan.")
             continue
         by_id = {rx.pk: rx for rx in entry.prescriptions}
-        next_anchor = cycle.anchor_date + dt.timedelta(days=cycle.plan.cycle_days)
+        next_anchor = anchor + dt.timedelta(days=days)
         for rx_plan in plan.items:
-            rx = by_id[rx_plan.rx_id]
-            for row in services.plan_fill_rows(rx_plan, rx, cycle.plan.cycle_days):
+            for row in services.plan_fill_rows(rx_plan, by_id[rx_plan.rx_id], days):
                 if row["kind"] == FillKind.NOT_SYNCED:
                     continue
                 if dt.date.fromisoformat(row["fill_date"]) < next_anchor:
                     warnings = services.jsonable([w.as_dict() for w in rx_plan.warnings])
-                    rows_by_cycle[id(cycle)].append((rx, row, warnings))
+                    item_rows[key].append((rx_plan.rx_id, row, warnings))
                     break
 
 
@@ -384,41 +484,35 @@ def cycles_open_prep(*, now: dt.datetime | None = None, limit: int | None = None
     and, for patients who take texts, a prep reminder is requested from messaging."""
     now = now or timezone.now()
     limit = limit or batch_size()
+    organization_id = current_organization().pk
     total = SweepResult()
     for pharmacy, _settings in selectors.pharmacies_with_settings():
         today = local_today(pharmacy.time_zone, now)
-        due = SyncCycle.objects.filter(
-            pharmacy=pharmacy,
-            status=CycleStatus.SCHEDULED,
-            prep_due_on__lte=today,
-            anchor_date__gte=today,
-        )
         result = SweepResult()
         while True:
             with transaction.atomic():
-                rows = _claim(due, limit)
+                rows = bulk.claim_cycles(
+                    organization_id=organization_id,
+                    where="pharmacy_id = %s AND status = 'scheduled' AND prep_due_on <= %s"
+                    " AND anchor_date >= %s",
+                    params=[pharmacy.pk, today, today],
+                    set_sql="status = 'prep_due', prep_opened_at = %s, prep_open = true,"
+                    " status_changed_at = %s",
+                    set_params=[now, now],
+                    limit=limit,
+                )
                 if not rows:
                     break
                 ids = [row["pk"] for row in rows]
-                result.cycles += SyncCycle.objects.filter(
-                    pk__in=ids, status=CycleStatus.SCHEDULED
-                ).update(
-                    status=CycleStatus.PREP_DUE,
-                    prep_opened_at=now,
-                    prep_open=True,
-                    status_changed_at=now,
+                result.cycles += len(ids)
+                reminded = bulk.insert_message_requests(
+                    organization_id=organization_id,
+                    cycle_ids=ids,
+                    kind="prep_reminder",
+                    now=now,
+                    pharmacy_public_id=str(pharmacy.public_id),
                 )
-                requests = _create_requests(_message_requests(rows, "prep_reminder", now, pharmacy))
-                reminded = {r.cycle_id for r in requests}
-                events = _events(rows, EventKind.PREP_OPENED, now) + _events(
-                    [row for row in rows if row["pk"] in reminded],
-                    EventKind.REMINDER_REQUESTED,
-                    now,
-                    metadata={"kind": "prep_reminder"},
-                )
-                CycleEvent.objects.bulk_create(events)
-                result.events += len(events)
-                result.messages += len(requests)
+                result.messages += len(reminded)
                 result.batches += 1
         _audit_sweep("prep_opened", result, pharmacy, today)
         total.add(result)
@@ -434,143 +528,118 @@ def cycles_open_prefill(*, now: dt.datetime | None = None, limit: int | None = N
     prescription has no refills left or has expired is flagged for a renewal."""
     now = now or timezone.now()
     limit = limit or batch_size()
+    organization_id = current_organization().pk
     total = SweepResult()
-    for pharmacy, settings_row in selectors.pharmacies_with_settings():
+    for pharmacy, _settings in selectors.pharmacies_with_settings():
         today = local_today(pharmacy.time_zone, now)
-        due = SyncCycle.objects.filter(
-            pharmacy=pharmacy, status__in=CYCLE_NOT_YET_FILLING, prefill_due_on__lte=today
-        )
         result = SweepResult()
         while True:
             with transaction.atomic():
-                rows = _claim(due, limit)
+                rows = bulk.claim_cycles(
+                    organization_id=organization_id,
+                    where="pharmacy_id = %s AND status IN ('scheduled', 'prep_due', 'contacted')"
+                    " AND prefill_due_on <= %s",
+                    params=[pharmacy.pk, today],
+                    set_sql="status = 'filling', filling_at = %s, status_changed_at = %s",
+                    set_params=[now, now],
+                    limit=limit,
+                )
                 if not rows:
                     break
-                ids = [row["pk"] for row in rows]
-                result.cycles += SyncCycle.objects.filter(
-                    pk__in=ids, status__in=CYCLE_NOT_YET_FILLING
-                ).update(status=CycleStatus.FILLING, filling_at=now, status_changed_at=now)
-                not_reached = [
-                    row
+                reached = [
+                    row["pk"]
                     for row in rows
-                    if row["status"] != CycleStatus.CONTACTED
-                    or row["contact_outcome"] == ContactOutcome.UNREACHABLE
+                    if row["old_status"] == CycleStatus.CONTACTED
+                    and row["old_outcome"] != ContactOutcome.UNREACHABLE
                 ]
-                tasks = [
-                    FollowUpTask(
-                        organization_id=row["organization_id"],
-                        cycle_id=row["pk"],
-                        patient_id=row["patient_id"],
-                        kind=TaskKind.UNREACHABLE,
-                        due_on=today,
-                        detail="Not reached before the pre-fill: call before the anchor.",
-                        created_at=now,
-                    )
-                    for row in not_reached
-                ]
-                created_tasks = _create_tasks(tasks)
-                events = _events(
-                    rows,
-                    EventKind.FILLING,
-                    now,
-                    metadata=lambda row: {
-                        "reached": row["status"] == CycleStatus.CONTACTED
-                        and row["contact_outcome"] != ContactOutcome.UNREACHABLE
-                    },
+                not_reached = [row["pk"] for row in rows if row["pk"] not in set(reached)]
+                result.cycles += len(rows)
+                result.tasks += bulk.insert_tasks(
+                    organization_id=organization_id,
+                    cycle_ids=not_reached,
+                    kind=TaskKind.UNREACHABLE,
+                    due_on=today,
+                    detail="Not reached before the pre-fill: call before the anchor ({anchor}).",
+                    now=now,
                 )
-                CycleEvent.objects.bulk_create(events)
-                result.events += len(events)
-                result.tasks += created_tasks
+                due = bulk.planned_items_of_cycles(
+                    organization_id=organization_id,
+                    cycle_ids=[row["pk"] for row in rows],
+                    today=today,
+                )
+                result.items += len(due)
+                result.tasks += _check_due_fills(
+                    due, {row["pk"]: row["enrollment_id"] for row in rows}, today, now
+                )
                 result.batches += 1
         with transaction.atomic():
-            result.items += _queue_items(pharmacy, settings_row.prefill_days, today, now)
-            flagged, renewal_tasks = _flag_items_needing_renewal(pharmacy, today, now)
-            result.items += flagged
-            result.tasks += renewal_tasks
+            result.tasks += _check_early_fills(pharmacy, today, now)
         _audit_sweep("prefill_opened", result, pharmacy, today)
         total.add(result)
     return total
 
 
-def _queue_items(pharmacy: Pharmacy, prefill_days: int, today: dt.date, now: dt.datetime) -> int:
-    """Planned fills whose day has come (anchor fills with their cycle's pre-fill day,
-    aligning short fills and drifting products `prefill_days` before their own date)."""
-    due = (
-        CycleItem.objects.filter(cycle__pharmacy=pharmacy, state=ItemState.PLANNED)
-        .exclude(cycle__status=CycleStatus.CLOSED)
-        .filter(
-            Q(fill_date=F("cycle__anchor_date"), cycle__prefill_due_on__lte=today)
-            | (
-                ~Q(fill_date=F("cycle__anchor_date"))
-                & Q(fill_date__lte=today + dt.timedelta(days=prefill_days))
-            )
-        )
+def _check_early_fills(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
+    """Fills dated off the anchor (aligning short fills before it, a drifting product after
+    it) join the queue on their own day: check them like the rest (idempotent: only fills
+    not started and not flagged are looked at)."""
+    due = bulk.off_anchor_items_due(organization_id=current_organization().pk, today=today)
+    if not due:
+        return 0
+    cycles = dict(
+        SyncCycle.objects.filter(
+            pk__in={cycle_id for _, cycle_id, _, _ in due},
+            pharmacy=pharmacy,
+            status__in=CYCLE_OPEN,
+        ).values_list("pk", "enrollment_id")
     )
-    queued = due.update(state=ItemState.QUEUED, queued_at=now)
-    if queued:
-        # A pending re-plan means the pharmacist must look before these are filled.
-        CycleItem.objects.filter(
-            cycle__pharmacy=pharmacy, state=ItemState.QUEUED, queued_at=now
-        ).filter(_replan_pending()).update(
-            state=ItemState.FLAGGED,
-            flag_reason=FlagReason.NEEDS_PHARMACIST,
-            flag_note="A re-plan is waiting for approval.",
-        )
-    return queued
+    return _check_due_fills([row for row in due if row[1] in cycles], cycles, today, now)
 
 
-def _replan_pending() -> Q:
-    return Q(
-        Exists(
-            ReplanProposal.objects.filter(
-                enrollment_id=OuterRef("cycle__enrollment_id"), status=ReplanStatus.PROPOSED
-            )
+def _check_due_fills(queued: list[tuple], enrollments: dict[int, int], today, now) -> int:
+    """Of the fills in the queue, flag the ones a person must look at first: no refills left
+    or expired (a renewal, with a follow-up task), a prescription no longer active, or a
+    re-plan waiting for approval. Returns the follow-up tasks made."""
+    if not queued:
+        return 0
+    organization_id = current_organization().pk
+    rx_ids = {rx_id for _, _, rx_id, _ in queued}
+    prescriptions = {
+        row[0]: row
+        for row in Prescription.objects.filter(pk__in=rx_ids).values_list(
+            "pk", "status", "refills_remaining", "refills_authorized", "expiration_date"
         )
+    }
+    filled = services.ever_filled(rx_id for rx_id, row in prescriptions.items() if row[2] == 0)
+    waiting = set(
+        ReplanProposal.objects.filter(
+            enrollment_id__in=set(enrollments.values()), status=ReplanStatus.PROPOSED
+        ).values_list("enrollment_id", flat=True)
     )
-
-
-def _flag_items_needing_renewal(
-    pharmacy: Pharmacy, today: dt.date, now: dt.datetime
-) -> tuple[int, int]:
-    ever_filled = Exists(Fill.objects.filter(prescription_id=OuterRef("prescription_id")))
-    queued = CycleItem.objects.filter(cycle__pharmacy=pharmacy, state=ItemState.QUEUED)
-    renewal = queued.filter(
-        Q(prescription__expiration_date__lt=F("fill_date"))
-        | (Q(prescription__refills_remaining=0) & Q(ever_filled))
-    ).filter(prescription__status=PrescriptionStatus.ACTIVE)
-    flagged = renewal.update(
-        state=ItemState.FLAGGED,
-        flag_reason=FlagReason.RENEWAL_NEEDED,
-        flag_note="No refills left or expired: request a renewal.",
+    renewal, inactive, replan, renewal_cycles = [], [], [], set()
+    for item_id, cycle_id, rx_id, fill_date in queued:
+        _, status, remaining, authorized, expires = prescriptions[rx_id]
+        if status != PrescriptionStatus.ACTIVE:
+            inactive.append(item_id)
+        elif expires < fill_date or (remaining == 0 and (authorized > 0 or rx_id in filled)):
+            renewal.append(item_id)
+            renewal_cycles.add(cycle_id)
+        elif enrollments.get(cycle_id) in waiting:  # cycle id -> enrollment id
+            replan.append(item_id)
+    for ids, reason, note in (
+        (renewal, FlagReason.RENEWAL_NEEDED, "No refills left or expired: request a renewal."),
+        (inactive, FlagReason.NEEDS_PHARMACIST, "The prescription is no longer active."),
+        (replan, FlagReason.NEEDS_PHARMACIST, "A re-plan is waiting for approval."),
+    ):
+        bulk.flag_items(organization_id=organization_id, item_ids=ids, reason=reason, note=note)
+    return bulk.insert_tasks(
+        organization_id=organization_id,
+        cycle_ids=sorted(renewal_cycles),
+        kind=TaskKind.RENEWAL_NEEDED,
+        due_on=today,
+        detail="A fill for the {anchor} anchor waits for a renewal from the prescriber.",
+        now=now,
     )
-    flagged += queued.exclude(prescription__status=PrescriptionStatus.ACTIVE).update(
-        state=ItemState.FLAGGED,
-        flag_reason=FlagReason.NEEDS_PHARMACIST,
-        flag_note="The prescription is no longer active.",
-    )
-    cycles = list(
-        CycleItem.objects.filter(
-            cycle__pharmacy=pharmacy,
-            state=ItemState.FLAGGED,
-            flag_reason=FlagReason.RENEWAL_NEEDED,
-        )
-        .values("cycle_id", "cycle__patient_id", "organization_id", "fill_date")
-        .order_by("cycle_id", "fill_date")
-        .distinct("cycle_id")
-    )
-    tasks = [
-        FollowUpTask(
-            organization_id=row["organization_id"],
-            cycle_id=row["cycle_id"],
-            patient_id=row["cycle__patient_id"],
-            kind=TaskKind.RENEWAL_NEEDED,
-            due_on=min(row["fill_date"], today) if row["fill_date"] > today else today,
-            detail="A fill is waiting for a renewal from the prescriber.",
-            created_at=now,
-        )
-        for row in cycles
-    ]
-    return flagged, _create_tasks(tasks)
 
 
 # --- (d) Pickups: missed, ready reminders, return to stock, closing ---
@@ -582,46 +651,48 @@ def cycles_check_pickups(*, now: dt.datetime | None = None, limit: int | None = 
     warning text and a task. Picked-up cycles close once their anchor has passed."""
     now = now or timezone.now()
     limit = limit or batch_size()
+    organization_id = current_organization().pk
     total = SweepResult()
     for pharmacy, settings_row in selectors.pharmacies_with_settings():
         today = local_today(pharmacy.time_zone, now)
         result = SweepResult()
         missed_by = today - dt.timedelta(days=settings_row.missed_after_days)
-        due = SyncCycle.objects.filter(
-            pharmacy=pharmacy,
-            status__in=(CycleStatus.FILLING, CycleStatus.READY),
-            anchor_date__lte=missed_by,
-        )
         while True:
             with transaction.atomic():
-                rows = _claim(due, limit)
+                rows = bulk.claim_cycles(
+                    organization_id=organization_id,
+                    where="pharmacy_id = %s AND status IN ('filling', 'ready')"
+                    " AND anchor_date <= %s",
+                    params=[pharmacy.pk, missed_by],
+                    set_sql="status = 'missed', missed_at = %s, status_changed_at = %s,"
+                    " prep_open = false",
+                    set_params=[now, now],
+                    limit=limit,
+                )
                 if not rows:
                     break
                 ids = [row["pk"] for row in rows]
-                result.cycles += SyncCycle.objects.filter(
-                    pk__in=ids, status__in=(CycleStatus.FILLING, CycleStatus.READY)
-                ).update(
-                    status=CycleStatus.MISSED, missed_at=now, status_changed_at=now, prep_open=False
+                result.cycles += len(ids)
+                result.tasks += bulk.insert_tasks(
+                    organization_id=organization_id,
+                    cycle_ids=ids,
+                    kind=TaskKind.MISSED_PICKUP,
+                    due_on=today,
+                    detail="Not picked up on {anchor}: call the patient.",
+                    now=now,
                 )
-                tasks = [
-                    FollowUpTask(
-                        organization_id=row["organization_id"],
-                        cycle_id=row["pk"],
-                        patient_id=row["patient_id"],
-                        kind=TaskKind.MISSED_PICKUP,
-                        due_on=today,
-                        detail=f"Not picked up on {row['anchor_date']:%b %-d}: call the patient.",
-                        created_at=now,
+                result.messages += len(
+                    bulk.insert_message_requests(
+                        organization_id=organization_id,
+                        cycle_ids=ids,
+                        kind="missed_pickup",
+                        now=now,
+                        pharmacy_public_id=str(pharmacy.public_id),
                     )
-                    for row in rows
-                ]
-                created_tasks = _create_tasks(tasks)
-                requests = _create_requests(_message_requests(rows, "missed_pickup", now, pharmacy))
-                events = _events(rows, EventKind.MISSED, now)
-                CycleEvent.objects.bulk_create(events)
-                result.tasks += created_tasks
-                result.messages += len(requests)
-                result.events += len(events)
+                )
+                result.events += bulk.insert_events(
+                    organization_id=organization_id, cycle_ids=ids, kind=EventKind.MISSED, now=now
+                )
                 result.batches += 1
         with transaction.atomic():
             result.messages += _ready_reminders(pharmacy, now)
@@ -639,16 +710,24 @@ def cycles_check_pickups(*, now: dt.datetime | None = None, limit: int | None = 
 def _ready_reminders(pharmacy: Pharmacy, now: dt.datetime) -> int:
     """Safety net: every ready cycle of a texting patient has its ready-for-pickup request."""
     already = MessageRequest.objects.filter(cycle_id=OuterRef("pk"), kind="ready_for_pickup")
-    rows = list(
+    ids = list(
         SyncCycle.objects.filter(
             pharmacy=pharmacy,
             status=CycleStatus.READY,
             enrollment__contact_channel=ContactChannel.SMS,
         )
         .filter(~Exists(already))
-        .values(*CLAIM_FIELDS)
+        .values_list("pk", flat=True)
     )
-    return len(_create_requests(_message_requests(rows, "ready_for_pickup", now, pharmacy)))
+    return len(
+        bulk.insert_message_requests(
+            organization_id=current_organization().pk,
+            cycle_ids=ids,
+            kind="ready_for_pickup",
+            now=now,
+            pharmacy_public_id=str(pharmacy.public_id),
+        )
+    )
 
 
 def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, int]:
@@ -711,23 +790,24 @@ def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, 
 
 
 def _close_picked_up(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
-    rows = list(
-        SyncCycle.objects.filter(
-            pharmacy=pharmacy, status=CycleStatus.PICKED_UP, anchor_date__lt=today
-        ).values(*CLAIM_FIELDS)
+    organization_id = current_organization().pk
+    rows = bulk.claim_cycles(
+        organization_id=organization_id,
+        where="pharmacy_id = %s AND status = 'picked_up' AND anchor_date < %s",
+        params=[pharmacy.pk, today],
+        set_sql="status = 'closed', close_reason = 'completed', closed_at = %s,"
+        " status_changed_at = %s",
+        set_params=[now, now],
+        limit=1_000_000,
     )
-    if not rows:
-        return 0
-    closed = SyncCycle.objects.filter(
-        pk__in=[r["pk"] for r in rows], status=CycleStatus.PICKED_UP
-    ).update(
-        status=CycleStatus.CLOSED,
-        close_reason=CloseReason.COMPLETED,
-        closed_at=now,
-        status_changed_at=now,
+    bulk.insert_events(
+        organization_id=organization_id,
+        cycle_ids=[row["pk"] for row in rows],
+        kind=EventKind.CLOSED,
+        now=now,
+        metadata_sql="""'{"reason": "completed"}'::jsonb""",
     )
-    CycleEvent.objects.bulk_create(_events(rows, EventKind.CLOSED, now))
-    return closed
+    return len(rows)
 
 
 def _retire_lapsed(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
@@ -745,7 +825,7 @@ def _retire_lapsed(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
         return 0
     ids = [row["pk"] for row in candidates]
     CycleItem.objects.filter(
-        cycle_id__in=ids, state__in=(ItemState.PLANNED, ItemState.QUEUED, ItemState.FLAGGED)
+        cycle_id__in=ids, state__in=(ItemState.PLANNED, ItemState.FLAGGED)
     ).update(state=ItemState.SKIPPED)
     on_shelf = set(
         CycleItem.objects.filter(

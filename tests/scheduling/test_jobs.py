@@ -97,7 +97,9 @@ def build_program(tenant):
             prefill_due_on=past - days(3),
             status=CycleStatus.READY,
         )
-        CycleItem.objects.filter(cycle=cycle).update(fill_date=past, state="ready")
+        CycleItem.objects.filter(cycle=cycle).update(
+            fill_date=past, queue_from=past - days(3), state="ready"
+        )
     # Enrolling queued a prep and a pre-fill sweep on commit (with the dates before the
     # changes above, or after them): let those finish, then put the dates back.
     drain(tenant.organization)
@@ -108,7 +110,7 @@ def build_program(tenant):
         SyncCycle.objects.exclude(pk=cycle.pk).update(
             status=CycleStatus.SCHEDULED, prep_open=False, contact_outcome=""
         )
-        CycleItem.objects.exclude(cycle=cycle).update(state="planned")
+        CycleItem.objects.exclude(cycle=cycle).update(state="planned")  # none started yet
     return today
 
 

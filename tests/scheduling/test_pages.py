@@ -50,7 +50,7 @@ def test_the_fill_queue_shows_each_fill_and_moves_it_along(client, login, maple,
     enroll(pharmacy, synced, anchor=dt.date(2026, 3, 5))  # due on the anchor: full fills
     with tenant_scope(maple.organization):
         sweeps.cycles_open_prefill()
-        item = CycleItem.objects.filter(state=ItemState.QUEUED).first()
+        item = CycleItem.objects.filter(state=ItemState.PLANNED).first()
     login(maple.technician)
     page = client.get("/fill-queue/").content.decode()
     assert "To fill and bill" in page and f"Rx {item.prescription.rx_number}" in page
@@ -83,7 +83,7 @@ def test_the_fill_queue_refuses_another_orgs_item(client, login, maple, birch, f
     assert "Nothing to fill today" in client.get("/fill-queue/").content.decode()
     with tenant_scope(birch.organization):
         item.refresh_from_db()
-        assert item.state == ItemState.QUEUED
+        assert item.state == ItemState.PLANNED
 
 
 def test_a_technician_limited_to_main_st_does_not_see_elm_ave(client, login, maple, frozen):

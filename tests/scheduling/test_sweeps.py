@@ -156,8 +156,8 @@ def test_prep_opens_at_anchor_minus_seven_days_with_a_reminder_request(maple, ma
         assert request.kind == "prep_reminder"
         assert request.dedupe_key == f"cycle:{cycle.public_id}:prep_reminder"
         assert request.context["anchor_date"] == "2026-03-12"
-        kinds = sorted(CycleEvent.objects.values_list("kind", flat=True))
-        assert kinds == ["prep_opened", "reminder_requested"]
+        assert cycle.prep_opened_at is not None
+        assert not CycleEvent.objects.exists()  # nothing happened with the patient yet
         assert AuditEvent.objects.filter(action="scheduling.sweep.prep_opened").count() == 1
 
 
@@ -206,7 +206,7 @@ def test_prep_on_the_spring_forward_day_opens_once_at_local_midnight(maple):
     # 06:00 UTC is local midnight (CST, UTC-6) on the 8th; the clocks jump at 08:00 UTC.
     assert opened_at == [at(2026, 3, 8, 6)]
     with tenant_scope(maple.organization):
-        assert CycleEvent.objects.filter(kind="prep_opened").count() == 1
+        assert SyncCycle.objects.get().prep_opened_at == at(2026, 3, 8, 6)
         assert MessageRequest.objects.count() == 1
 
 
@@ -224,7 +224,7 @@ def test_prep_on_the_fall_back_day_opens_once_despite_the_repeated_hour(maple):
                 opened_at.append(moment)
     assert opened_at == [at(2026, 11, 1, 5)]  # local midnight, CDT (UTC-5)
     with tenant_scope(maple.organization):
-        assert CycleEvent.objects.filter(kind="prep_opened").count() == 1
+        assert MessageRequest.objects.count() == 1
 
 
 def test_the_missed_pickup_day_follows_local_time_across_the_fall_back(maple):
@@ -299,7 +299,7 @@ def test_prefill_queues_the_fills_and_flags_missing_renewals(maple):
         cycle.refresh_from_db()
         assert cycle.status == CycleStatus.FILLING
         states = dict(CycleItem.objects.values_list("prescription_id", "state"))
-        assert states[synced.prescriptions[0].pk] == ItemState.QUEUED
+        assert states[synced.prescriptions[0].pk] == ItemState.PLANNED
         flagged = CycleItem.objects.get(prescription=last_refill)
         assert (flagged.state, flagged.flag_reason) == (ItemState.FLAGGED, "renewal_needed")
         kinds = set(FollowUpTask.objects.values_list("kind", flat=True))
@@ -311,10 +311,10 @@ def test_prefill_queues_the_fills_and_flags_missing_renewals(maple):
         last_refill.refills_remaining = 5
         last_refill.save()
         item = services.cycle_item_advance(item=flagged, actor=maple.pharmacist, action="unflag")
-        assert item.state == ItemState.QUEUED
+        assert item.state == ItemState.PLANNED
     run(maple.organization, sweeps.cycles_open_prefill, at(2026, 3, 10, 15))
     with tenant_scope(maple.organization):
-        assert CycleItem.objects.get(prescription=last_refill).state == ItemState.QUEUED
+        assert CycleItem.objects.get(prescription=last_refill).state == ItemState.PLANNED
 
 
 def test_prefill_holds_fills_of_a_patient_with_a_pending_replan(maple, maple_patient):
@@ -335,7 +335,7 @@ def test_prefill_holds_fills_of_a_patient_with_a_pending_replan(maple, maple_pat
 
 def fill_everything(organization, actor):
     with tenant_scope(organization):
-        for item in CycleItem.objects.filter(state=ItemState.QUEUED):
+        for item in CycleItem.objects.filter(state=ItemState.PLANNED):
             services.cycle_item_advance(item=item, actor=actor, action="fill")
             services.cycle_item_advance(item=item, actor=actor, action="verify")
 

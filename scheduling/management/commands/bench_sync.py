@@ -1,0 +1,321 @@
+"""Benchmark the sync sweeps: `python manage.py bench_sync --patients N`.
+
+Builds a throwaway organization with N enrolled patients of about six prescriptions each
+(one in ten with an inhaler that drifts off the anchor), all due for their next anchor in
+two days, then times the three sweeps a pharmacy's morning runs: make the cycles (a), open
+the prep calls (b), open the pre-fill (c). Prints patients per second and SQL queries per
+patient and per batch. The sweeps commit batch by batch as in production; afterwards the
+throwaway rows are deleted (unless --keep) and the inactive organization stays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+
+from medsync.models import Organization, Pharmacy
+from medsync.tenancy import tenant_scope
+from patients.models import (
+    Coverage,
+    DosageForm,
+    Drug,
+    Fill,
+    Patient,
+    PlanType,
+    Prescription,
+    SyncDecision,
+)
+from scheduling import bulk, sweeps
+from scheduling.dates import local_today
+from scheduling.models import (
+    ContactChannel,
+    EnrollmentStatus,
+    FillKind,
+    PlanReason,
+    SyncEnrollment,
+    SyncPlan,
+    SyncPlanItem,
+)
+
+RX_PER_PATIENT = 6
+INHALER_EVERY = 10  # one patient in ten also uses a whole-package inhaler
+CHUNK = 5000
+TOUCHED_TABLES = (
+    "scheduling_cycleevent",
+    "scheduling_messagerequest",
+    "scheduling_followuptask",
+    "scheduling_prepcontact",
+    "scheduling_cycleitem",
+    "scheduling_synccycle",
+    "scheduling_replanproposal",
+    "scheduling_syncplanitem",
+    "scheduling_syncplan",
+    "scheduling_syncenrollment",
+    "scheduling_syncsettings",
+    "patients_fill",
+    "patients_prescription",
+    "patients_coverage",
+    "patients_patient",
+)
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+class Command(BaseCommand):
+    help = "Time the cycle, prep and pre-fill sweeps over N enrolled patients."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=10_000)
+        parser.add_argument("--batch-size", type=int, default=None, help="Rows per sweep batch.")
+        parser.add_argument("--keep", action="store_true", help="Keep the throwaway rows.")
+
+    def handle(self, *args, **options):
+        n = max(1, options["patients"])
+        # As in production: with DEBUG on, Django would keep every statement in memory.
+        settings.DEBUG = False
+        # An inactive organization: no beat fan-out or worker ever runs its jobs.
+        organization = Organization.objects.create(
+            name="Bench sync (throwaway)",
+            slug=f"bench-sync-{uuid.uuid4().hex[:8]}",
+            is_active=False,
+        )
+        try:
+            self._run(organization, n, options["batch_size"])
+        finally:
+            if not options["keep"]:
+                self._clean_up(organization)
+
+    def _clean_up(self, organization) -> None:
+        """Delete the throwaway rows (its few audit events stay: the log is append-only)."""
+        tables = [*TOUCHED_TABLES, "medsync_pharmacy"]
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE organization_id = %s",  # noqa: S608
+                    [organization.pk],
+                )
+        self._vacuum(analyze=False)
+        self.stdout.write("Deleted the throwaway rows (the organization stays, inactive).")
+
+    def _vacuum(self, *, analyze: bool) -> None:
+        with connection.cursor() as cursor:
+            for table in TOUCHED_TABLES:
+                cursor.execute(f"VACUUM {'(ANALYZE) ' if analyze else ''}{table}")
+
+    # --- building the program --------------------------------------------------------------
+
+    def _run(self, organization, n: int, batch_size: int | None) -> None:
+        started = time.perf_counter()
+        with tenant_scope(organization), transaction.atomic():
+            pharmacy = Pharmacy.objects.create(
+                name="Bench sync pharmacy", state="WI", time_zone="America/Chicago"
+            )
+            today = local_today(pharmacy.time_zone)
+            anchor = today + dt.timedelta(days=2)  # prep and pre-fill are both due today
+            self._build(organization, pharmacy, n, today, anchor)
+        # Clean tables and fresh statistics, as autovacuum keeps them in production (it may
+        # be off on a development server).
+        self._vacuum(analyze=True)
+        self.stdout.write(
+            f"Built {n:,} enrolled patients x {RX_PER_PATIENT} prescriptions "
+            f"in {time.perf_counter() - started:.1f} s."
+        )
+        # The messaging hand-over is messaging's work; it runs as its own task.
+        sweeps._hand_over_later = lambda result: None
+        totals = {"seconds": 0.0, "queries": 0}
+        with tenant_scope(organization):
+            for label, sweep in (
+                ("cycles (a)", sweeps.cycles_ensure_upcoming),
+                ("prep (b)", sweeps.cycles_open_prep),
+                ("pre-fill (c)", sweeps.cycles_open_prefill),
+            ):
+                counter = QueryCounter()
+                copies = bulk.COPY_STATEMENTS["count"]
+                began = time.perf_counter()
+                with connection.execute_wrapper(counter):
+                    result = sweep(limit=batch_size) if batch_size else sweep()
+                seconds = time.perf_counter() - began
+                counter.count += bulk.COPY_STATEMENTS["count"] - copies
+                totals["seconds"] += seconds
+                totals["queries"] += counter.count
+                batches = max(1, result.batches)
+                self.stdout.write(
+                    f"{label:<13} {seconds:7.2f} s  {n / seconds:9,.0f} patients/s  "
+                    f"{counter.count:6,} queries ({counter.count / n:.3f}/patient, "
+                    f"{counter.count / batches:.1f}/batch over {result.batches} batches)  "
+                    f"cycles {result.cycles:,}  items {result.items:,}  "
+                    f"messages {result.messages:,}  tasks {result.tasks:,}"
+                )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"All three sweeps: {totals['seconds']:.2f} s for {n:,} patients "
+                f"({n / totals['seconds']:,.0f} patients/s), {totals['queries']:,} queries "
+                f"({totals['queries'] / n:.3f} per patient)."
+            )
+        )
+
+    def _build(self, organization, pharmacy, n, today, anchor):
+        drugs = [
+            Drug.objects.get_or_create(
+                ndc=f"9988800000{i}",
+                defaults={
+                    "name": f"Benchopril {i}",
+                    "generic_name": f"benchopril {i}",
+                    "strength": "10 mg",
+                    "dosage_form": DosageForm.TABLET,
+                    "package_size": Decimal("1000"),
+                    "package_unit": "EA",
+                },
+            )[0]
+            for i in range(RX_PER_PATIENT)
+        ]
+        inhaler = Drug.objects.get_or_create(
+            ndc="99888000099",
+            defaults={
+                "name": "Benchair HFA",
+                "generic_name": "benchair",
+                "strength": "90 mcg",
+                "dosage_form": DosageForm.INHALER,
+                "package_size": Decimal("200"),
+                "package_unit": "EA",
+                "unit_of_use": True,
+            },
+        )[0]
+        org = organization.pk
+        for start in range(0, n, CHUNK):
+            size = min(CHUNK, n - start)
+            patients = Patient.objects.bulk_create(
+                [
+                    Patient(
+                        organization_id=org,
+                        mrn=f"BS{start + i}",
+                        first_name="Bench",
+                        last_name=f"Patient {start + i}",
+                        date_of_birth=dt.date(1950, 1, 1),
+                        phone="+16085550100",
+                        home_pharmacy=pharmacy,
+                    )
+                    for i in range(size)
+                ]
+            )
+            coverages = Coverage.objects.bulk_create(
+                [
+                    Coverage(
+                        organization_id=org,
+                        patient=p,
+                        payer_name="Bench Part D",
+                        bin="610014",
+                        plan_type=PlanType.MEDICARE_PART_D,
+                        copay_amount=Decimal("10.00"),
+                        effective_from=dt.date(2025, 1, 1),
+                        rules_state="WI",
+                    )
+                    for p in patients
+                ]
+            )
+            prescriptions = []
+            for index, (patient, coverage) in enumerate(zip(patients, coverages, strict=True)):
+                chosen = list(drugs)
+                if (start + index) % INHALER_EVERY == 0:
+                    chosen[-1] = inhaler
+                for k, drug in enumerate(chosen):
+                    prescriptions.append(
+                        Prescription(
+                            organization_id=org,
+                            pharmacy=pharmacy,
+                            rx_number=f"{(start + index) * 10 + k}",
+                            patient=patient,
+                            drug=drug,
+                            coverage=coverage,
+                            sig_text="Once daily",
+                            daily_dose=Decimal("8") if drug.unit_of_use else Decimal("1"),
+                            quantity_per_fill=Decimal("200") if drug.unit_of_use else Decimal("30"),
+                            days_supply=25 if drug.unit_of_use else 30,
+                            refills_authorized=11,
+                            refills_remaining=6 if k else 1,  # one Rx near its last refill
+                            written_date=today - dt.timedelta(days=180),
+                            expiration_date=today + dt.timedelta(days=185),
+                            sync_decision=SyncDecision.SYNCED,
+                        )
+                    )
+            prescriptions = Prescription.objects.bulk_create(prescriptions)
+            Fill.objects.bulk_create(
+                [
+                    Fill(
+                        organization_id=org,
+                        prescription=rx,
+                        fill_date=today - dt.timedelta(days=20),
+                        quantity=Decimal("200"),
+                        days_supply=25,
+                        fill_number=5,
+                    )
+                    for rx in prescriptions
+                    if rx.drug_id == inhaler.pk
+                ]
+            )
+            enrollments = SyncEnrollment.objects.bulk_create(
+                [
+                    SyncEnrollment(
+                        organization_id=org,
+                        patient=p,
+                        pharmacy=pharmacy,
+                        status=EnrollmentStatus.ENROLLED,
+                        consent_given_by="Bench",
+                        consent_method="in_person",
+                        consent_at=organization.created_at,
+                        cycle_days=30,
+                        anchor_date=anchor - dt.timedelta(days=30),
+                        contact_channel=(
+                            ContactChannel.SMS if (start + i) % 2 else ContactChannel.PHONE
+                        ),
+                    )
+                    for i, p in enumerate(patients)
+                ]
+            )
+            plans = SyncPlan.objects.bulk_create(
+                [
+                    SyncPlan(
+                        organization_id=org,
+                        enrollment=e,
+                        anchor_date=anchor - dt.timedelta(days=30),
+                        cycle_days=30,
+                        reason=PlanReason.ENROLLMENT,
+                        approved_at=organization.created_at,
+                    )
+                    for e in enrollments
+                ]
+            )
+            plan_of = {plan.enrollment.patient_id: plan for plan in plans}
+            SyncPlanItem.objects.bulk_create(
+                [
+                    SyncPlanItem(
+                        organization_id=org,
+                        plan=plan_of[rx.patient_id],
+                        prescription=rx,
+                        kind=FillKind.FULL,
+                        fill_date=anchor - dt.timedelta(days=30),
+                        quantity=rx.quantity_per_fill,
+                        days_supply=rx.days_supply,
+                        fills=[],
+                        daily_dose=rx.daily_dose,
+                        unit_of_use=rx.drug_id == inhaler.pk,
+                        recurring_quantity=rx.quantity_per_fill,
+                        recurring_days_supply=rx.days_supply,
+                        recurring_patient_pay=Decimal("10.00"),
+                    )
+                    for rx in prescriptions
+                ]
+            )
