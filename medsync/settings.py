@@ -375,4 +375,6 @@ MESSAGING_SIMULATOR_ENABLED = environment.read_bool(
 # --- Scheduling (the sync engine) ------------------------------------------------------------
 # Rows a sweep claims per batch; the queries per batch do not depend on it.
 SCHEDULING_SWEEP_BATCH_SIZE = environment.read_positive_int("SCHEDULING_SWEEP_BATCH_SIZE", 1000)
+# Runs of each sweep queued per organization, for that many workers to share a large program.
+SCHEDULING_SWEEP_PARTITIONS = environment.read_positive_int("SCHEDULING_SWEEP_PARTITIONS", 1)
 # --- end Scheduling --------------------------------------------------------------------------

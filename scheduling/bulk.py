@@ -282,15 +282,42 @@ def copy_items(rows: Iterable[tuple]) -> int:
     return count
 
 
+def insert_recurring_items(*, organization_id: int, pairs: Sequence[tuple[int, int]]) -> int:
+    """The common case, written by PostgreSQL alone: each (cycle, plan item) pair becomes the
+    plan's full fill on the cycle's anchor, queued from its pre-fill day, with no warning
+    (the caller sends anything needing one, or a planned fill, through insert_items)."""
+    if not pairs:
+        return 0
+    sql = f"""
+        INSERT INTO {ITEM}
+            (organization_id, public_id, cycle_id, prescription_id, fill_date, queue_from, kind,
+             quantity, days_supply, scc_codes, patient_pay, warnings, off_anchor, state,
+             flag_reason, flag_note)
+        SELECT c.organization_id, gen_random_uuid(), c.id, pi.prescription_id, c.anchor_date,
+               c.prefill_due_on, 'full', pi.recurring_quantity, pi.recurring_days_supply,
+               '{{}}'::smallint[], pi.recurring_patient_pay, '[]'::jsonb, false, 'planned', '', ''
+        FROM unnest(%s::bigint[], %s::bigint[]) AS x(cycle_id, plan_item_id)
+        JOIN {CYCLE} AS c ON c.id = x.cycle_id AND c.organization_id = %s
+        JOIN {PLAN_ITEM} AS pi ON pi.id = x.plan_item_id AND pi.organization_id = %s
+        ON CONFLICT (organization_id, cycle_id, prescription_id, fill_date) DO NOTHING
+    """  # noqa: S608
+    with _cursor() as cursor:
+        cursor.execute(
+            sql,
+            [[c for c, _ in pairs], [i for _, i in pairs], organization_id, organization_id],
+        )
+        return cursor.rowcount
+
+
 def current_plan_items(*, organization_id: int, enrollment_ids: Sequence[int]) -> list[tuple]:
     """The current plans' items with what the cycle sweep needs of their prescriptions:
-    (plan, enrollment, cycle days, prescription, patient, kind, fills, unit of use, recurring
+    (item, plan, enrollment, cycle days, prescription, patient, kind, fills, unit of use, recurring
     quantity, days and pay, warnings, refills remaining and authorized, expiry, Rx status,
     sync decision)."""
     if not enrollment_ids:
         return []
     sql = f"""
-        SELECT p.id, p.enrollment_id, p.cycle_days, i.prescription_id, rx.patient_id, i.kind,
+        SELECT i.id, p.id, p.enrollment_id, p.cycle_days, i.prescription_id, rx.patient_id, i.kind,
                i.fills, i.unit_of_use, i.recurring_quantity, i.recurring_days_supply,
                i.recurring_patient_pay, i.warnings, rx.refills_remaining,
                rx.refills_authorized, rx.expiration_date, rx.status, rx.sync_decision
@@ -308,27 +335,48 @@ def current_plan_items(*, organization_id: int, enrollment_ids: Sequence[int]) -
 # --- The fill queue ---------------------------------------------------------------------------
 
 
-def planned_items_of_cycles(
-    *, organization_id: int, cycle_ids: Sequence[int], today: dt.date
+ATTENTION = """
+    (rx.status <> 'active' OR rx.expiration_date < i.fill_date OR rx.refills_remaining = 0
+     OR i.cycle_id = ANY(%s))
+"""
+
+
+def items_needing_attention(
+    *,
+    organization_id: int,
+    today: dt.date,
+    cycle_ids: Sequence[int] = (),
+    item_ids: Sequence[int] = (),
+    waiting_cycle_ids: Sequence[int] = (),
 ) -> list[tuple]:
-    """Fills of these cycles not started and in the queue by today:
-    (item id, cycle id, prescription id, fill date)."""
-    if not cycle_ids:
+    """Fills in the queue by today (of these cycles, or these items) that a person must look
+    at before filling: the prescription stopped, expired, out of refills, or a re-plan is
+    waiting for the cycle. Only those rows come back: (item, cycle, prescription, fill date,
+    Rx status, refills remaining, refills authorized, expiry)."""
+    if cycle_ids:
+        source = f"unnest(%s::bigint[]) AS c(id) JOIN {ITEM} AS i ON i.cycle_id = c.id"
+        ids = list(cycle_ids)
+    elif item_ids:
+        source = f"unnest(%s::bigint[]) AS c(id) JOIN {ITEM} AS i ON i.id = c.id"
+        ids = list(item_ids)
+    else:
         return []
     sql = f"""
-        SELECT i.id, i.cycle_id, i.prescription_id, i.fill_date
-        FROM unnest(%s::bigint[]) AS c(id)
-        JOIN {ITEM} AS i ON i.organization_id = %s AND i.cycle_id = c.id
-        WHERE i.state = 'planned' AND i.queue_from <= %s
+        SELECT i.id, i.cycle_id, i.prescription_id, i.fill_date, rx.status,
+               rx.refills_remaining, rx.refills_authorized, rx.expiration_date
+        FROM {source}
+        JOIN {RX} AS rx ON rx.id = i.prescription_id AND rx.organization_id = %s
+        WHERE i.organization_id = %s AND i.state = 'planned' AND i.queue_from <= %s
+          AND {ATTENTION}
     """  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [list(cycle_ids), organization_id, today])
+        cursor.execute(sql, [ids, organization_id, organization_id, today, list(waiting_cycle_ids)])
         return cursor.fetchall()
 
 
 def off_anchor_items_due(*, organization_id: int, today: dt.date) -> list[tuple]:
     """Fills dated off their anchor (aligning short fills, drifting products), not started,
-    in the queue by today (the small partial index): as planned_items_of_cycles."""
+    in the queue by today (the small partial index): (item, cycle, prescription, date)."""
     sql = f"""
         SELECT id, cycle_id, prescription_id, fill_date FROM {ITEM}
         WHERE organization_id = %s AND off_anchor AND queue_from <= %s AND state = 'planned'

@@ -27,6 +27,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from medsync.exceptions import MedSyncError
@@ -187,8 +188,17 @@ CLAIM_FIELDS = (
 # --- (a) Cycles for the next anchor ---
 
 
-def cycles_ensure_upcoming(*, now: dt.datetime | None = None, limit: int | None = None):
-    """Every enrolled patient gets a cycle for the next anchor (>= the pharmacy's today)."""
+def cycles_ensure_upcoming(
+    *,
+    now: dt.datetime | None = None,
+    limit: int | None = None,
+    partition: int = 0,
+    partitions: int = 1,
+):
+    """Every enrolled patient gets a cycle for the next anchor (>= the pharmacy's today).
+
+    With `partitions` > 1 this run takes only the enrollments whose id falls in its
+    `partition` (id modulo partitions), so several workers share a large program."""
     now = now or timezone.now()
     limit = limit or batch_size()
     total = SweepResult()
@@ -205,6 +215,8 @@ def cycles_ensure_upcoming(*, now: dt.datetime | None = None, limit: int | None 
             .annotate(has_upcoming=Exists(upcoming))
             .filter(has_upcoming=False)
         )
+        if partitions > 1:
+            needing = needing.annotate(slot=Mod("pk", partitions)).filter(slot=partition)
         result = SweepResult()
         last_pk = 0
         while True:
@@ -235,6 +247,7 @@ class EnrollmentRow(NamedTuple):
 class PlanItemRow(NamedTuple):
     """A current plan's item as the cycle sweep reads it (tuples, not model objects)."""
 
+    item_id: int
     plan_id: int
     enrollment_id: int
     cycle_days: int
@@ -264,8 +277,8 @@ def _plan_items(enrollment_ids: list[int]) -> dict[int, list[PlanItemRow]]:
         organization_id=current_organization().pk, enrollment_ids=enrollment_ids
     ):
         *fields_, status, decision = row
-        fields_[6] = _json(fields_[6])  # fills
-        fields_[11] = _json(fields_[11])  # warnings
+        fields_[7] = _json(fields_[7])  # fills
+        fields_[12] = _json(fields_[12])  # warnings
         active = status == PrescriptionStatus.ACTIVE and decision == SyncDecision.SYNCED
         item = PlanItemRow(*fields_, rx_active=active)
         by_enrollment[item.enrollment_id].append(item)
@@ -299,7 +312,7 @@ def _create_cycles(
         for item in items
         if item.refills_remaining <= 1
     )
-    cycle_rows, item_rows = [], defaultdict(list)
+    cycle_rows, item_rows, recurring = [], defaultdict(list), defaultdict(list)
     drifting: dict[int, list[PlanItemRow]] = defaultdict(list)
     for enrollment in batch:
         items = plan_items.get(enrollment.pk)
@@ -314,22 +327,18 @@ def _create_cycles(
         for item in items:
             if not item.rx_active:
                 continue  # stopped since the plan: replans_detect proposes the change
-            if not item.fills and not item.unit_of_use and item.kind != FillKind.NOT_SYNCED:
-                # The common case: a plan past its aligning fills, a full fill on the anchor.
-                window = [
-                    {
-                        "fill_date": anchor_iso,
-                        "quantity": str(item.recurring_quantity),
-                        "days_supply": item.recurring_days_supply,
-                        "kind": FillKind.FULL.value,
-                        "scc_codes": [],
-                        "patient_pay": None
-                        if item.recurring_patient_pay is None
-                        else str(item.recurring_patient_pay),
-                    }
-                ]
-            else:
-                window = services.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
+            if (
+                not item.fills
+                and not item.unit_of_use
+                and item.kind != FillKind.NOT_SYNCED
+                and item.expiration_date >= next_anchor
+                and item.refills_remaining > 1
+            ):
+                # The common case (past its aligning fills, refills to spare, not expiring):
+                # a full fill on the anchor, written by PostgreSQL from the plan item.
+                recurring[key].append(item.item_id)
+                continue
+            window = services.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
             if window is None:
                 drifting[enrollment.patient_id].append(item)
                 continue
@@ -404,6 +413,13 @@ def _create_cycles(
     new_cycles = set(inserted.values())
     bulk.copy_items(r for r in rows if r[1] in new_cycles)
     bulk.insert_items(r for r in rows if r[1] not in new_cycles)
+    pairs = [
+        (cycle_ids[key], item_id)
+        for key, item_ids in recurring.items()
+        if key in cycle_ids
+        for item_id in item_ids
+    ]
+    written = bulk.insert_recurring_items(organization_id=organization_id, pairs=pairs)
     renewal = [
         cycle_ids[key]
         for key, entries in item_rows.items()
@@ -412,7 +428,7 @@ def _create_cycles(
     ]
     if renewal:
         SyncCycle.objects.filter(pk__in=renewal).update(needs_renewal=True)
-    return SweepResult(cycles=len(cycle_ids), items=len(rows))
+    return SweepResult(cycles=len(cycle_ids), items=len(rows) + written)
 
 
 def _reopen_closed_slots(keys, now: dt.datetime) -> dict[tuple[int, dt.date], int]:
@@ -562,15 +578,15 @@ def cycles_open_prefill(*, now: dt.datetime | None = None, limit: int | None = N
                     detail="Not reached before the pre-fill: call before the anchor ({anchor}).",
                     now=now,
                 )
-                due = bulk.planned_items_of_cycles(
+                enrollments = {row["pk"]: row["enrollment_id"] for row in rows}
+                waiting = _cycles_waiting_for_replan(enrollments)
+                attention = bulk.items_needing_attention(
                     organization_id=organization_id,
-                    cycle_ids=[row["pk"] for row in rows],
                     today=today,
+                    cycle_ids=list(enrollments),
+                    waiting_cycle_ids=waiting,
                 )
-                result.items += len(due)
-                result.tasks += _check_due_fills(
-                    due, {row["pk"]: row["enrollment_id"] for row in rows}, today, now
-                )
+                result.tasks += _check_due_fills(attention, set(waiting), today, now)
                 result.batches += 1
         with transaction.atomic():
             result.tasks += _check_early_fills(pharmacy, today, now)
@@ -579,11 +595,23 @@ def cycles_open_prefill(*, now: dt.datetime | None = None, limit: int | None = N
     return total
 
 
+def _cycles_waiting_for_replan(enrollments: dict[int, int]) -> list[int]:
+    """Of these cycles (cycle id -> enrollment id), those whose patient has a re-plan
+    waiting for a pharmacist."""
+    waiting = set(
+        ReplanProposal.objects.filter(
+            enrollment_id__in=set(enrollments.values()), status=ReplanStatus.PROPOSED
+        ).values_list("enrollment_id", flat=True)
+    )
+    return [cycle for cycle, enrollment in enrollments.items() if enrollment in waiting]
+
+
 def _check_early_fills(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
     """Fills dated off the anchor (aligning short fills before it, a drifting product after
     it) join the queue on their own day: check them like the rest (idempotent: only fills
     not started and not flagged are looked at)."""
-    due = bulk.off_anchor_items_due(organization_id=current_organization().pk, today=today)
+    organization_id = current_organization().pk
+    due = bulk.off_anchor_items_due(organization_id=organization_id, today=today)
     if not due:
         return 0
     cycles = dict(
@@ -593,38 +621,32 @@ def _check_early_fills(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> 
             status__in=CYCLE_OPEN,
         ).values_list("pk", "enrollment_id")
     )
-    return _check_due_fills([row for row in due if row[1] in cycles], cycles, today, now)
+    waiting = _cycles_waiting_for_replan(cycles)
+    attention = bulk.items_needing_attention(
+        organization_id=organization_id,
+        today=today,
+        item_ids=[row[0] for row in due if row[1] in cycles],
+        waiting_cycle_ids=waiting,
+    )
+    return _check_due_fills(attention, set(waiting), today, now)
 
 
-def _check_due_fills(queued: list[tuple], enrollments: dict[int, int], today, now) -> int:
-    """Of the fills in the queue, flag the ones a person must look at first: no refills left
-    or expired (a renewal, with a follow-up task), a prescription no longer active, or a
-    re-plan waiting for approval. Returns the follow-up tasks made."""
-    if not queued:
+def _check_due_fills(attention: list[tuple], waiting: set[int], today, now) -> int:
+    """Flag the fills a person must look at first: no refills left or expired (a renewal,
+    with a follow-up task), a prescription no longer active, or a re-plan waiting for
+    approval. Returns the follow-up tasks made."""
+    if not attention:
         return 0
     organization_id = current_organization().pk
-    rx_ids = {rx_id for _, _, rx_id, _ in queued}
-    prescriptions = {
-        row[0]: row
-        for row in Prescription.objects.filter(pk__in=rx_ids).values_list(
-            "pk", "status", "refills_remaining", "refills_authorized", "expiration_date"
-        )
-    }
-    filled = services.ever_filled(rx_id for rx_id, row in prescriptions.items() if row[2] == 0)
-    waiting = set(
-        ReplanProposal.objects.filter(
-            enrollment_id__in=set(enrollments.values()), status=ReplanStatus.PROPOSED
-        ).values_list("enrollment_id", flat=True)
-    )
+    filled = services.ever_filled(row[2] for row in attention if row[5] == 0)
     renewal, inactive, replan, renewal_cycles = [], [], [], set()
-    for item_id, cycle_id, rx_id, fill_date in queued:
-        _, status, remaining, authorized, expires = prescriptions[rx_id]
+    for item_id, cycle_id, rx_id, fill_date, status, remaining, authorized, expires in attention:
         if status != PrescriptionStatus.ACTIVE:
             inactive.append(item_id)
         elif expires < fill_date or (remaining == 0 and (authorized > 0 or rx_id in filled)):
             renewal.append(item_id)
             renewal_cycles.add(cycle_id)
-        elif enrollments.get(cycle_id) in waiting:  # cycle id -> enrollment id
+        elif cycle_id in waiting:
             replan.append(item_id)
     for ids, reason, note in (
         (renewal, FlagReason.RENEWAL_NEEDED, "No refills left or expired: request a renewal."),

@@ -9,14 +9,15 @@ covers every zone, and a daylight-saving day neither skips nor repeats work.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from medsync.jobs import TenantTask, fan_out
 from scheduling import sweeps
 
 
 @shared_task(base=TenantTask, name="scheduling.tasks.ensure_cycles")
-def ensure_cycles(*, organization_id: str) -> dict:
-    return sweeps.cycles_ensure_upcoming().as_dict()
+def ensure_cycles(*, organization_id: str, partition: int = 0, partitions: int = 1) -> dict:
+    return sweeps.cycles_ensure_upcoming(partition=partition, partitions=partitions).as_dict()
 
 
 @shared_task(base=TenantTask, name="scheduling.tasks.open_prep")
@@ -45,21 +46,30 @@ def hand_over_message_requests(*, organization_id: str) -> dict:
 
 
 # --- Beat entry points: one fan-out per sweep ------------------------------------------------
+#
+# SCHEDULING_SWEEP_PARTITIONS > 1 queues that many runs of a sweep per organization, for
+# workers to share: the cycle sweep splits enrollments by id, the others claim disjoint
+# rows with FOR UPDATE SKIP LOCKED.
+
+
+def _partitions() -> int:
+    return max(1, getattr(settings, "SCHEDULING_SWEEP_PARTITIONS", 1))
 
 
 @shared_task(name="scheduling.tasks.fan_out_ensure_cycles", acks_late=True)
 def fan_out_ensure_cycles() -> int:
-    return fan_out(ensure_cycles)
+    n = _partitions()
+    return sum(fan_out(ensure_cycles, partition=k, partitions=n) for k in range(n))
 
 
 @shared_task(name="scheduling.tasks.fan_out_open_prep", acks_late=True)
 def fan_out_open_prep() -> int:
-    return fan_out(open_prep)
+    return sum(fan_out(open_prep) for _ in range(_partitions()))
 
 
 @shared_task(name="scheduling.tasks.fan_out_open_prefill", acks_late=True)
 def fan_out_open_prefill() -> int:
-    return fan_out(open_prefill)
+    return sum(fan_out(open_prefill) for _ in range(_partitions()))
 
 
 @shared_task(name="scheduling.tasks.fan_out_check_pickups", acks_late=True)

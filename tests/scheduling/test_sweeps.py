@@ -509,3 +509,23 @@ def test_message_requests_are_handed_to_messaging_once(maple, maple_patient):
         assert first.messages == 1
     second = run(organization, sweeps.message_requests_hand_over, at(2026, 3, 5, 15, 10))
     assert second.messages == 0
+
+
+def test_the_cycle_sweep_split_in_partitions_makes_every_cycle_once(maple):
+    pharmacy = maple.pharmacies[0]
+    with time_machine.travel(at(2026, 3, 2, 15), tick=False):
+        for _ in range(5):
+            enroll(
+                pharmacy,
+                make_patient(pharmacy, due_dates=[dt.date(2026, 3, 9)]),
+                anchor=dt.date(2026, 3, 9),
+            )
+    moment = at(2026, 3, 10, 15)
+    first = run(
+        maple.organization, lambda: sweeps.cycles_ensure_upcoming(partition=0, partitions=2), moment
+    )
+    second = run(
+        maple.organization, lambda: sweeps.cycles_ensure_upcoming(partition=1, partitions=2), moment
+    )
+    assert first.cycles + second.cycles == 5 and first.cycles and second.cycles
+    assert run(maple.organization, sweeps.cycles_ensure_upcoming, moment).cycles == 0

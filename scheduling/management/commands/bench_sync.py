@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.conf import settings
@@ -81,6 +82,14 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, default=10_000)
         parser.add_argument("--batch-size", type=int, default=None, help="Rows per sweep batch.")
         parser.add_argument("--keep", action="store_true", help="Keep the throwaway rows.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Run each sweep in this many workers at once (the cycle sweep split by "
+            "enrollment id, the others sharing rows through SKIP LOCKED), as Celery would "
+            "with SCHEDULING_SWEEP_PARTITIONS.",
+        )
 
     def handle(self, *args, **options):
         n = max(1, options["patients"])
@@ -93,7 +102,7 @@ class Command(BaseCommand):
             is_active=False,
         )
         try:
-            self._run(organization, n, options["batch_size"])
+            self._run(organization, n, options["batch_size"], max(1, options["workers"]))
         finally:
             if not options["keep"]:
                 self._clean_up(organization)
@@ -110,6 +119,27 @@ class Command(BaseCommand):
         self._vacuum(analyze=False)
         self.stdout.write("Deleted the throwaway rows (the organization stays, inactive).")
 
+    @staticmethod
+    def _in_workers(organization, sweep, split: bool, workers: int, batch_size):
+        """Run one sweep in `workers` threads, each on its own database connection."""
+
+        def work(index: int):
+            counter = QueryCounter()
+            kwargs = {"limit": batch_size} if batch_size else {}
+            if split and workers > 1:
+                kwargs.update(partition=index, partitions=workers)
+            try:
+                with tenant_scope(organization), connection.execute_wrapper(counter):
+                    return sweep(**kwargs), counter.count
+            finally:
+                if workers > 1:
+                    connection.close()
+
+        if workers == 1:
+            return [work(0)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(work, range(workers)))
+
     def _vacuum(self, *, analyze: bool) -> None:
         with connection.cursor() as cursor:
             for table in TOUCHED_TABLES:
@@ -117,7 +147,7 @@ class Command(BaseCommand):
 
     # --- building the program --------------------------------------------------------------
 
-    def _run(self, organization, n: int, batch_size: int | None) -> None:
+    def _run(self, organization, n: int, batch_size: int | None, workers: int) -> None:
         started = time.perf_counter()
         with tenant_scope(organization), transaction.atomic():
             pharmacy = Pharmacy.objects.create(
@@ -136,29 +166,29 @@ class Command(BaseCommand):
         # The messaging hand-over is messaging's work; it runs as its own task.
         sweeps._hand_over_later = lambda result: None
         totals = {"seconds": 0.0, "queries": 0}
-        with tenant_scope(organization):
-            for label, sweep in (
-                ("cycles (a)", sweeps.cycles_ensure_upcoming),
-                ("prep (b)", sweeps.cycles_open_prep),
-                ("pre-fill (c)", sweeps.cycles_open_prefill),
-            ):
-                counter = QueryCounter()
-                copies = bulk.COPY_STATEMENTS["count"]
-                began = time.perf_counter()
-                with connection.execute_wrapper(counter):
-                    result = sweep(limit=batch_size) if batch_size else sweep()
-                seconds = time.perf_counter() - began
-                counter.count += bulk.COPY_STATEMENTS["count"] - copies
-                totals["seconds"] += seconds
-                totals["queries"] += counter.count
-                batches = max(1, result.batches)
-                self.stdout.write(
-                    f"{label:<13} {seconds:7.2f} s  {n / seconds:9,.0f} patients/s  "
-                    f"{counter.count:6,} queries ({counter.count / n:.3f}/patient, "
-                    f"{counter.count / batches:.1f}/batch over {result.batches} batches)  "
-                    f"cycles {result.cycles:,}  items {result.items:,}  "
-                    f"messages {result.messages:,}  tasks {result.tasks:,}"
-                )
+        for label, sweep, split in (
+            ("cycles (a)", sweeps.cycles_ensure_upcoming, True),
+            ("prep (b)", sweeps.cycles_open_prep, False),
+            ("pre-fill (c)", sweeps.cycles_open_prefill, False),
+        ):
+            copies = bulk.COPY_STATEMENTS["count"]
+            began = time.perf_counter()
+            runs = self._in_workers(organization, sweep, split, workers, batch_size)
+            seconds = time.perf_counter() - began
+            queries = sum(c for _, c in runs) + bulk.COPY_STATEMENTS["count"] - copies
+            result = runs[0][0]
+            for other, _ in runs[1:]:
+                result.add(other)
+            totals["seconds"] += seconds
+            totals["queries"] += queries
+            batches = max(1, result.batches)
+            self.stdout.write(
+                f"{label:<13} {seconds:7.2f} s  {n / seconds:9,.0f} patients/s  "
+                f"{queries:6,} queries ({queries / n:.3f}/patient, "
+                f"{queries / batches:.1f}/batch over {result.batches} batches)  "
+                f"cycles {result.cycles:,}  items {result.items:,}  "
+                f"messages {result.messages:,}  tasks {result.tasks:,}"
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"All three sweeps: {totals['seconds']:.2f} s for {n:,} patients "
