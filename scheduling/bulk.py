@@ -6,11 +6,10 @@ minutes. These helpers filter every statement on the active tenant's organizatio
 explicitly (raw SQL does not pass through django-scopes), so a sweep for one organization
 can neither read nor write another's rows.
 
-Each write is driven by an array of primary keys (`id = ANY(%s)`) or a single indexed
-filter, never by a join between two tables that just grew: right after a morning's batch
-the planner's row counts for cycles and items are stale, and a join it misjudges turns a
-millisecond statement into minutes. Lookups into other tables are scalar subqueries on
-their primary key.
+Each statement is driven by an array of primary keys walked row by row: `unnest(ids)` and a
+LATERAL subquery fenced with OFFSET 0, so the planner cannot turn it into a hash join over
+a whole table. Right after a morning's batch its row counts for cycles and items are stale,
+and a join it misjudges turns a millisecond statement into minutes.
 """
 
 from __future__ import annotations
@@ -68,17 +67,22 @@ def claim_cycles(
     limit: int,
 ) -> list[dict]:
     """Move up to `limit` due cycles to their next state: lock them (FOR UPDATE SKIP
-    LOCKED, so a concurrent sweep takes others), then update them by primary key. Returns
-    each moved cycle with its state before the move."""
+    LOCKED, so a concurrent sweep takes others; no ORDER BY, so the scan of the sweep's
+    partial index stops at `limit`), then update them by primary key. Returns each moved
+    cycle with its state before the move."""
     select = f"""
         SELECT id, status, contact_outcome FROM {CYCLE}
         WHERE organization_id = %s AND {where}
-        ORDER BY id LIMIT %s
+        LIMIT %s
         FOR UPDATE SKIP LOCKED
     """  # noqa: S608 - table names are ours; values are parameters
     update = f"""
         UPDATE {CYCLE} SET {set_sql}
-        WHERE organization_id = %s AND id = ANY(%s)
+        WHERE organization_id = %s AND id IN (
+            SELECT c.id FROM unnest(%s::bigint[]) AS x(id), LATERAL (
+                SELECT id FROM {CYCLE} AS c WHERE c.id = x.id OFFSET 0
+            ) AS c
+        )
         RETURNING id, organization_id, patient_id, public_id, anchor_date, enrollment_id
     """  # noqa: S608
     with _cursor() as cursor:
@@ -116,11 +120,12 @@ def insert_events(
              metadata)
         SELECT c.organization_id, gen_random_uuid(), c.id, c.patient_id, %s, 'system', %s,
                {metadata_sql}
-        FROM {CYCLE} AS c
-        WHERE c.organization_id = %s AND c.id = ANY(%s)
+        FROM unnest(%s::bigint[]) AS x(id), LATERAL (
+            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id AND c.organization_id = %s OFFSET 0
+        ) AS c
     """  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [kind, now, organization_id, list(cycle_ids)])
+        cursor.execute(sql, [kind, now, list(cycle_ids), organization_id])
         return cursor.rowcount
 
 
@@ -145,15 +150,16 @@ def insert_message_requests(
                jsonb_build_object('anchor_date', to_char(c.anchor_date, 'YYYY-MM-DD'),
                                   'pharmacy_id', %s::text),
                'pending', %s, 0
-        FROM {CYCLE} AS c
-        WHERE c.organization_id = %s AND c.id = ANY(%s)
-          AND (SELECT e.contact_channel FROM {ENROLLMENT} AS e
+        FROM unnest(%s::bigint[]) AS x(id), LATERAL (
+            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id AND c.organization_id = %s OFFSET 0
+        ) AS c
+        WHERE (SELECT e.contact_channel FROM {ENROLLMENT} AS e
                WHERE e.id = c.enrollment_id AND e.organization_id = c.organization_id) = 'sms'
         ON CONFLICT (organization_id, dedupe_key) DO NOTHING
         RETURNING cycle_id
     """  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [kind, kind, pharmacy_public_id, now, organization_id, list(cycle_ids)])
+        cursor.execute(sql, [kind, kind, pharmacy_public_id, now, list(cycle_ids), organization_id])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -176,12 +182,13 @@ def insert_tasks(
              created_at, resolution_note)
         SELECT c.organization_id, gen_random_uuid(), c.id, c.patient_id, %s, 'open', %s,
                replace(%s, '{{anchor}}', to_char(c.anchor_date, 'Mon FMDD')), %s, ''
-        FROM {CYCLE} AS c
-        WHERE c.organization_id = %s AND c.id = ANY(%s)
+        FROM unnest(%s::bigint[]) AS x(id), LATERAL (
+            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id AND c.organization_id = %s OFFSET 0
+        ) AS c
         ON CONFLICT (organization_id, cycle_id, kind) DO NOTHING
     """  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [kind, due_on, detail, now, organization_id, list(cycle_ids)])
+        cursor.execute(sql, [kind, due_on, detail, now, list(cycle_ids), organization_id])
         return cursor.rowcount
 
 
@@ -296,9 +303,15 @@ def insert_recurring_items(*, organization_id: int, pairs: Sequence[tuple[int, i
         SELECT c.organization_id, gen_random_uuid(), c.id, pi.prescription_id, c.anchor_date,
                c.prefill_due_on, 'full', pi.recurring_quantity, pi.recurring_days_supply,
                '{{}}'::smallint[], pi.recurring_patient_pay, '[]'::jsonb, false, 'planned', '', ''
-        FROM unnest(%s::bigint[], %s::bigint[]) AS x(cycle_id, plan_item_id)
-        JOIN {CYCLE} AS c ON c.id = x.cycle_id AND c.organization_id = %s
-        JOIN {PLAN_ITEM} AS pi ON pi.id = x.plan_item_id AND pi.organization_id = %s
+        FROM unnest(%s::bigint[], %s::bigint[]) AS x(cycle_id, plan_item_id),
+        LATERAL (
+            SELECT * FROM {CYCLE} AS c
+            WHERE c.id = x.cycle_id AND c.organization_id = %s OFFSET 0
+        ) AS c,
+        LATERAL (
+            SELECT * FROM {PLAN_ITEM} AS pi
+            WHERE pi.id = x.plan_item_id AND pi.organization_id = %s OFFSET 0
+        ) AS pi
         ON CONFLICT (organization_id, cycle_id, prescription_id, fill_date) DO NOTHING
     """  # noqa: S608
     with _cursor() as cursor:
@@ -321,14 +334,23 @@ def current_plan_items(*, organization_id: int, enrollment_ids: Sequence[int]) -
                i.fills, i.unit_of_use, i.recurring_quantity, i.recurring_days_supply,
                i.recurring_patient_pay, i.warnings, rx.refills_remaining,
                rx.refills_authorized, rx.expiration_date, rx.status, rx.sync_decision
-        FROM {PLAN} AS p
-        JOIN {PLAN_ITEM} AS i ON i.plan_id = p.id AND i.organization_id = p.organization_id
-        JOIN {RX} AS rx ON rx.id = i.prescription_id AND rx.organization_id = i.organization_id
-        WHERE p.organization_id = %s AND p.enrollment_id = ANY(%s) AND p.is_current
+        FROM unnest(%s::bigint[]) AS x(id),
+        LATERAL (
+            SELECT * FROM {PLAN} AS p
+            WHERE p.enrollment_id = x.id AND p.organization_id = %s AND p.is_current OFFSET 0
+        ) AS p,
+        LATERAL (
+            SELECT * FROM {PLAN_ITEM} AS i
+            WHERE i.plan_id = p.id AND i.organization_id = p.organization_id OFFSET 0
+        ) AS i,
+        LATERAL (
+            SELECT * FROM {RX} AS rx
+            WHERE rx.id = i.prescription_id AND rx.organization_id = i.organization_id OFFSET 0
+        ) AS rx
         ORDER BY p.id, i.id
     """  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [organization_id, list(enrollment_ids)])
+        cursor.execute(sql, [list(enrollment_ids), organization_id])
         return cursor.fetchall()
 
 
@@ -354,23 +376,29 @@ def items_needing_attention(
     waiting for the cycle. Only those rows come back: (item, cycle, prescription, fill date,
     Rx status, refills remaining, refills authorized, expiry)."""
     if cycle_ids:
-        source = f"unnest(%s::bigint[]) AS c(id) JOIN {ITEM} AS i ON i.cycle_id = c.id"
-        ids = list(cycle_ids)
+        by, ids = "i.cycle_id", list(cycle_ids)
     elif item_ids:
-        source = f"unnest(%s::bigint[]) AS c(id) JOIN {ITEM} AS i ON i.id = c.id"
-        ids = list(item_ids)
+        by, ids = "i.id", list(item_ids)
     else:
         return []
     sql = f"""
         SELECT i.id, i.cycle_id, i.prescription_id, i.fill_date, rx.status,
                rx.refills_remaining, rx.refills_authorized, rx.expiration_date
-        FROM {source}
-        JOIN {RX} AS rx ON rx.id = i.prescription_id AND rx.organization_id = %s
-        WHERE i.organization_id = %s AND i.state = 'planned' AND i.queue_from <= %s
-          AND {ATTENTION}
+        FROM unnest(%s::bigint[]) AS x(id),
+        LATERAL (
+            SELECT * FROM {ITEM} AS i
+            WHERE {by} = x.id AND i.organization_id = %s AND i.state = 'planned'
+              AND i.queue_from <= %s
+            OFFSET 0
+        ) AS i,
+        LATERAL (
+            SELECT * FROM {RX} AS rx
+            WHERE rx.id = i.prescription_id AND rx.organization_id = %s OFFSET 0
+        ) AS rx
+        WHERE {ATTENTION}
     """  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [ids, organization_id, organization_id, today, list(waiting_cycle_ids)])
+        cursor.execute(sql, [ids, organization_id, today, organization_id, list(waiting_cycle_ids)])
         return cursor.fetchall()
 
 

@@ -171,6 +171,10 @@ class Command(BaseCommand):
             ("prep (b)", sweeps.cycles_open_prep, False),
             ("pre-fill (c)", sweeps.cycles_open_prefill, False),
         ):
+            # Statistics as autovacuum keeps them between jobs (it may be off here).
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE scheduling_synccycle")
+                cursor.execute("ANALYZE scheduling_cycleitem")
             copies = bulk.COPY_STATEMENTS["count"]
             began = time.perf_counter()
             runs = self._in_workers(organization, sweep, split, workers, batch_size)
