@@ -7,9 +7,11 @@ explicitly (raw SQL does not pass through django-scopes), so a sweep for one org
 can neither read nor write another's rows.
 
 Each statement is driven by an array of primary keys walked row by row: `unnest(ids)` and a
-LATERAL subquery fenced with OFFSET 0, so the planner cannot turn it into a hash join over
-a whole table. Right after a morning's batch its row counts for cycles and items are stale,
-and a join it misjudges turns a millisecond statement into minutes.
+LATERAL subquery fenced with OFFSET 0 that looks up by that key alone, so the planner can
+neither turn it into a hash join over a whole table nor pick another index; the tenant and
+state conditions are checked on the row found, outside the fence. Right after a morning's
+batch the statistics of cycles and items are stale, and a lookup the planner misjudges (say,
+scanning an organization's whole index for one id) turns a millisecond statement into seconds.
 """
 
 from __future__ import annotations
@@ -121,8 +123,9 @@ def insert_events(
         SELECT c.organization_id, gen_random_uuid(), c.id, c.patient_id, %s, 'system', %s,
                {metadata_sql}
         FROM unnest(%s::bigint[]) AS x(id), LATERAL (
-            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id AND c.organization_id = %s OFFSET 0
+            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id OFFSET 0
         ) AS c
+        WHERE c.organization_id = %s
     """  # noqa: S608
     with _cursor() as cursor:
         cursor.execute(sql, [kind, now, list(cycle_ids), organization_id])
@@ -151,9 +154,10 @@ def insert_message_requests(
                                   'pharmacy_id', %s::text),
                'pending', %s, 0
         FROM unnest(%s::bigint[]) AS x(id), LATERAL (
-            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id AND c.organization_id = %s OFFSET 0
+            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id OFFSET 0
         ) AS c
-        WHERE (SELECT e.contact_channel FROM {ENROLLMENT} AS e
+        WHERE c.organization_id = %s
+          AND (SELECT e.contact_channel FROM {ENROLLMENT} AS e
                WHERE e.id = c.enrollment_id AND e.organization_id = c.organization_id) = 'sms'
         ON CONFLICT (organization_id, dedupe_key) DO NOTHING
         RETURNING cycle_id
@@ -183,8 +187,9 @@ def insert_tasks(
         SELECT c.organization_id, gen_random_uuid(), c.id, c.patient_id, %s, 'open', %s,
                replace(%s, '{{anchor}}', to_char(c.anchor_date, 'Mon FMDD')), %s, ''
         FROM unnest(%s::bigint[]) AS x(id), LATERAL (
-            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id AND c.organization_id = %s OFFSET 0
+            SELECT * FROM {CYCLE} AS c WHERE c.id = x.id OFFSET 0
         ) AS c
+        WHERE c.organization_id = %s
         ON CONFLICT (organization_id, cycle_id, kind) DO NOTHING
     """  # noqa: S608
     with _cursor() as cursor:
@@ -289,68 +294,96 @@ def copy_items(rows: Iterable[tuple]) -> int:
     return count
 
 
-def insert_recurring_items(*, organization_id: int, pairs: Sequence[tuple[int, int]]) -> int:
-    """The common case, written by PostgreSQL alone: each (cycle, plan item) pair becomes the
-    plan's full fill on the cycle's anchor, queued from its pre-fill day, with no warning
-    (the caller sends anything needing one, or a planned fill, through insert_items)."""
-    if not pairs:
+# A plan item PostgreSQL repeats on the anchor by itself: a splittable synced product whose
+# planned fills (the aligning short fill, the first full fill) all lie before this cycle's
+# window (on or before x.previous_anchor), its prescription active with refills to spare and
+# not expiring before the next anchor. services.cycle_item_rows would give it exactly the
+# recurring full fill with no warning; everything else goes through Python.
+ROUTINE_ITEM = """
+    (NOT i.unit_of_use AND i.kind <> 'not_synced'
+     AND NOT EXISTS (SELECT FROM jsonb_array_elements(i.fills) AS f
+                     WHERE (f ->> 'fill_date')::date > x.previous_anchor)
+     AND rx.status = 'active' AND rx.sync_decision = 'synced'
+     AND rx.refills_remaining > 1 AND rx.expiration_date >= x.next_anchor)
+"""
+
+
+def current_plans(*, organization_id: int, enrollment_ids: Sequence[int]) -> dict[int, int]:
+    """enrollment -> its current plan, for the enrollments whose plan has any item."""
+    if not enrollment_ids:
+        return {}
+    sql = f"""
+        SELECT p.enrollment_id, p.id
+        FROM unnest(%s::bigint[]) AS x(id),
+        LATERAL (
+            SELECT * FROM {PLAN} AS p WHERE p.enrollment_id = x.id AND p.is_current OFFSET 0
+        ) AS p
+        WHERE p.organization_id = %s
+          AND EXISTS (SELECT 1 FROM {PLAN_ITEM} AS i WHERE i.plan_id = p.id)
+    """  # noqa: S608
+    with _cursor() as cursor:
+        cursor.execute(sql, [list(enrollment_ids), organization_id])
+        return dict(cursor.fetchall())
+
+
+def insert_recurring_items(
+    *, organization_id: int, rows: Sequence[tuple[int, int, dt.date, dt.date, dt.date, dt.date]]
+) -> int:
+    """The routine items, written by PostgreSQL alone: for each (cycle, plan, anchor, pre-fill
+    day, previous anchor, next anchor), every ROUTINE_ITEM of the plan becomes its full fill
+    on the anchor, queued from the pre-fill day, with no warning. The cycle's dates come from
+    the caller: its rows were inserted a moment ago, so no statistics could guide a lookup."""
+    if not rows:
         return 0
     sql = f"""
         INSERT INTO {ITEM}
             (organization_id, public_id, cycle_id, prescription_id, fill_date, queue_from, kind,
              quantity, days_supply, scc_codes, patient_pay, warnings, off_anchor, state,
              flag_reason, flag_note)
-        SELECT c.organization_id, gen_random_uuid(), c.id, pi.prescription_id, c.anchor_date,
-               c.prefill_due_on, 'full', pi.recurring_quantity, pi.recurring_days_supply,
-               '{{}}'::smallint[], pi.recurring_patient_pay, '[]'::jsonb, false, 'planned', '', ''
-        FROM unnest(%s::bigint[], %s::bigint[]) AS x(cycle_id, plan_item_id),
-        LATERAL (
-            SELECT * FROM {CYCLE} AS c
-            WHERE c.id = x.cycle_id AND c.organization_id = %s OFFSET 0
-        ) AS c,
-        LATERAL (
-            SELECT * FROM {PLAN_ITEM} AS pi
-            WHERE pi.id = x.plan_item_id AND pi.organization_id = %s OFFSET 0
-        ) AS pi
+        SELECT i.organization_id, gen_random_uuid(), x.cycle_id, i.prescription_id,
+               x.anchor_date, x.queue_from, 'full', i.recurring_quantity,
+               i.recurring_days_supply, '{{}}'::smallint[], i.recurring_patient_pay,
+               '[]'::jsonb, false, 'planned', '', ''
+        FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::date[], %s::date[], %s::date[])
+             AS x(cycle_id, plan_id, anchor_date, queue_from, previous_anchor, next_anchor),
+        LATERAL (SELECT * FROM {PLAN_ITEM} AS i WHERE i.plan_id = x.plan_id OFFSET 0) AS i,
+        LATERAL (SELECT * FROM {RX} AS rx WHERE rx.id = i.prescription_id OFFSET 0) AS rx
+        WHERE i.organization_id = %s AND rx.organization_id = i.organization_id
+          AND {ROUTINE_ITEM}
         ON CONFLICT (organization_id, cycle_id, prescription_id, fill_date) DO NOTHING
     """  # noqa: S608
+    columns = [list(column) for column in zip(*rows, strict=True)]
     with _cursor() as cursor:
-        cursor.execute(
-            sql,
-            [[c for c, _ in pairs], [i for _, i in pairs], organization_id, organization_id],
-        )
+        cursor.execute(sql, [*columns, organization_id])
         return cursor.rowcount
 
 
-def current_plan_items(*, organization_id: int, enrollment_ids: Sequence[int]) -> list[tuple]:
-    """The current plans' items with what the cycle sweep needs of their prescriptions:
-    (item, plan, enrollment, cycle days, prescription, patient, kind, fills, unit of use, recurring
+def current_plan_items(
+    *, organization_id: int, plans: Sequence[tuple[int, dt.date, dt.date]]
+) -> list[tuple]:
+    """The items of these (plan, previous anchor, next anchor) that need Python (not
+    ROUTINE_ITEM), with what the cycle sweep needs of their prescriptions: (item, plan,
+    enrollment, cycle days, prescription, patient, kind, fills, unit of use, recurring
     quantity, days and pay, warnings, refills remaining and authorized, expiry, Rx status,
     sync decision)."""
-    if not enrollment_ids:
+    if not plans:
         return []
     sql = f"""
         SELECT i.id, p.id, p.enrollment_id, p.cycle_days, i.prescription_id, rx.patient_id, i.kind,
                i.fills, i.unit_of_use, i.recurring_quantity, i.recurring_days_supply,
                i.recurring_patient_pay, i.warnings, rx.refills_remaining,
                rx.refills_authorized, rx.expiration_date, rx.status, rx.sync_decision
-        FROM unnest(%s::bigint[]) AS x(id),
-        LATERAL (
-            SELECT * FROM {PLAN} AS p
-            WHERE p.enrollment_id = x.id AND p.organization_id = %s AND p.is_current OFFSET 0
-        ) AS p,
-        LATERAL (
-            SELECT * FROM {PLAN_ITEM} AS i
-            WHERE i.plan_id = p.id AND i.organization_id = p.organization_id OFFSET 0
-        ) AS i,
-        LATERAL (
-            SELECT * FROM {RX} AS rx
-            WHERE rx.id = i.prescription_id AND rx.organization_id = i.organization_id OFFSET 0
-        ) AS rx
+        FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS x(id, previous_anchor, next_anchor),
+        LATERAL (SELECT * FROM {PLAN} AS p WHERE p.id = x.id OFFSET 0) AS p,
+        LATERAL (SELECT * FROM {PLAN_ITEM} AS i WHERE i.plan_id = p.id OFFSET 0) AS i,
+        LATERAL (SELECT * FROM {RX} AS rx WHERE rx.id = i.prescription_id OFFSET 0) AS rx
+        WHERE p.organization_id = %s AND i.organization_id = p.organization_id
+          AND rx.organization_id = p.organization_id AND NOT {ROUTINE_ITEM}
         ORDER BY p.id, i.id
     """  # noqa: S608
+    columns = [list(column) for column in zip(*plans, strict=True)]
     with _cursor() as cursor:
-        cursor.execute(sql, [list(enrollment_ids), organization_id])
+        cursor.execute(sql, [*columns, organization_id])
         return cursor.fetchall()
 
 
@@ -385,17 +418,10 @@ def items_needing_attention(
         SELECT i.id, i.cycle_id, i.prescription_id, i.fill_date, rx.status,
                rx.refills_remaining, rx.refills_authorized, rx.expiration_date
         FROM unnest(%s::bigint[]) AS x(id),
-        LATERAL (
-            SELECT * FROM {ITEM} AS i
-            WHERE {by} = x.id AND i.organization_id = %s AND i.state = 'planned'
-              AND i.queue_from <= %s
-            OFFSET 0
-        ) AS i,
-        LATERAL (
-            SELECT * FROM {RX} AS rx
-            WHERE rx.id = i.prescription_id AND rx.organization_id = %s OFFSET 0
-        ) AS rx
-        WHERE {ATTENTION}
+        LATERAL (SELECT * FROM {ITEM} AS i WHERE {by} = x.id OFFSET 0) AS i,
+        LATERAL (SELECT * FROM {RX} AS rx WHERE rx.id = i.prescription_id OFFSET 0) AS rx
+        WHERE i.organization_id = %s AND i.state = 'planned' AND i.queue_from <= %s
+          AND rx.organization_id = %s AND {ATTENTION}
     """  # noqa: S608
     with _cursor() as cursor:
         cursor.execute(sql, [ids, organization_id, today, organization_id, list(waiting_cycle_ids)])

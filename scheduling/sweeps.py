@@ -270,11 +270,12 @@ class PlanItemRow(NamedTuple):
         return self.prescription_id
 
 
-def _plan_items(enrollment_ids: list[int]) -> dict[int, list[PlanItemRow]]:
-    """The current plans' items of these enrollments, as tuples (one query)."""
+def _plan_items(plans: dict[int, tuple]) -> dict[int, list[PlanItemRow]]:
+    """The items of these current plans that need Python (not routine), as tuples (one
+    query); `plans` maps enrollment -> (plan, previous anchor, next anchor)."""
     by_enrollment: dict[int, list[PlanItemRow]] = defaultdict(list)
     for row in bulk.current_plan_items(
-        organization_id=current_organization().pk, enrollment_ids=enrollment_ids
+        organization_id=current_organization().pk, plans=list(plans.values())
     ):
         *fields_, status, decision = row
         fields_[7] = _json(fields_[7])  # fills
@@ -304,7 +305,15 @@ def _create_cycles(
     statements (plan items read as tuples, rows written with multi-row INSERTs)."""
     organization_id = current_organization().pk
     anchors = {e.pk: next_anchor_on_or_after(e.anchor_date, e.cycle_days, today) for e in batch}
-    plan_items = _plan_items(list(anchors))
+    next_anchors = {e.pk: anchors[e.pk] + dt.timedelta(days=e.cycle_days) for e in batch}
+    previous_anchors = {e.pk: anchors[e.pk] - dt.timedelta(days=e.cycle_days) for e in batch}
+    # Routine items (most of them, once a patient is past the aligning cycle) never come to
+    # Python: PostgreSQL repeats them from the plan (bulk.insert_recurring_items); only the
+    # others are read and planned here.
+    plan_of = bulk.current_plans(organization_id=organization_id, enrollment_ids=list(anchors))
+    plan_items = _plan_items(
+        {pk: (plan, previous_anchors[pk], next_anchors[pk]) for pk, plan in plan_of.items()}
+    )
     # Whether a prescription was ever filled only matters when its refills run low.
     filled = services.ever_filled(
         item.prescription_id
@@ -312,32 +321,20 @@ def _create_cycles(
         for item in items
         if item.refills_remaining <= 1
     )
-    cycle_rows, item_rows, recurring = [], defaultdict(list), defaultdict(list)
+    cycle_rows, item_rows = [], defaultdict(list)
     drifting: dict[int, list[PlanItemRow]] = defaultdict(list)
     for enrollment in batch:
-        items = plan_items.get(enrollment.pk)
-        if not items:
+        if enrollment.pk not in plan_of:
             continue  # enrolled without a plan cannot happen through services; skip safely
         anchor = anchors[enrollment.pk]
         key = (enrollment.pk, anchor)
         anchor_iso = anchor.isoformat()
-        next_anchor = anchor + dt.timedelta(days=enrollment.cycle_days)
-        previous = anchor - dt.timedelta(days=enrollment.cycle_days)
+        next_anchor = next_anchors[enrollment.pk]
+        previous = previous_anchors[enrollment.pk]
         needs_renewal = False
-        for item in items:
+        for item in plan_items.get(enrollment.pk, ()):
             if not item.rx_active:
                 continue  # stopped since the plan: replans_detect proposes the change
-            if (
-                not item.fills
-                and not item.unit_of_use
-                and item.kind != FillKind.NOT_SYNCED
-                and item.expiration_date >= next_anchor
-                and item.refills_remaining > 1
-            ):
-                # The common case (past its aligning fills, refills to spare, not expiring):
-                # a full fill on the anchor, written by PostgreSQL from the plan item.
-                recurring[key].append(item.item_id)
-                continue
             window = services.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
             if window is None:
                 drifting[enrollment.patient_id].append(item)
@@ -373,7 +370,7 @@ def _create_cycles(
                 enrollment.pk,
                 enrollment.patient_id,
                 pharmacy.pk,
-                items[0].plan_id,
+                plan_of[enrollment.pk],
                 anchor,
                 timing.prep_due_on(anchor),
                 timing.prefill_due_on(anchor),
@@ -413,13 +410,18 @@ def _create_cycles(
     new_cycles = set(inserted.values())
     bulk.copy_items(r for r in rows if r[1] in new_cycles)
     bulk.insert_items(r for r in rows if r[1] not in new_cycles)
-    pairs = [
-        (cycle_ids[key], item_id)
-        for key, item_ids in recurring.items()
-        if key in cycle_ids
-        for item_id in item_ids
+    recurring_rows = [
+        (
+            cycle_id,
+            plan_of[key[0]],
+            key[1],
+            prefill_on[key],
+            previous_anchors[key[0]],
+            next_anchors[key[0]],
+        )
+        for key, cycle_id in cycle_ids.items()
     ]
-    written = bulk.insert_recurring_items(organization_id=organization_id, pairs=pairs)
+    written = bulk.insert_recurring_items(organization_id=organization_id, rows=recurring_rows)
     renewal = [
         cycle_ids[key]
         for key, entries in item_rows.items()

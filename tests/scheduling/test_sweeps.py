@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import PrescriptionStatus
-from scheduling import services, sweeps
+from scheduling import bulk, services, sweeps
 from scheduling.models import (
     CycleEvent,
     CycleItem,
@@ -27,6 +27,7 @@ from scheduling.models import (
     ReplanProposal,
     SyncCycle,
     SyncEnrollment,
+    SyncPlanItem,
     SyncSettings,
 )
 from tests.scheduling.conftest import enroll, make_patient
@@ -136,6 +137,69 @@ def test_the_cycle_sweep_costs_the_same_queries_per_batch_whatever_its_size(mapl
         small_queries - per_batch * small_batches
     )
     assert per_batch <= 12
+
+
+def test_postgres_repeats_only_the_fills_python_would_plan_the_same_way(maple):
+    """The cycle sweep leaves routine fills to PostgreSQL (bulk.ROUTINE_ITEM) and plans the
+    rest in Python: both must agree on which is which, and each fill must come out as
+    services.cycle_item_rows and the renewal check would make it."""
+    pharmacy = maple.pharmacies[0]
+    march_12, april_11, may_11 = dt.date(2026, 3, 12), dt.date(2026, 4, 11), dt.date(2026, 5, 11)
+    with time_machine.travel(at(2026, 3, 2, 15), tick=False):
+        # Due 3/12 (x4): on the anchor; due 3/20: filled short on 3/12, its first full (SCC 48)
+        # on 4/11 - a planned fill inside the 4/11 cycle's window.
+        synced = make_patient(pharmacy, due_dates=[march_12] * 4 + [dt.date(2026, 3, 20)])
+        enroll(pharmacy, synced, anchor=march_12)
+    routine, last_refill, expiring, stopped, aligning = synced.prescriptions
+    with tenant_scope(maple.organization):
+        last_refill.refills_remaining = 1
+        last_refill.save()
+        expiring.expiration_date = dt.date(2026, 5, 1)  # before the next anchor, 5/11
+        expiring.save()
+        stopped.status = PrescriptionStatus.DISCONTINUED
+        stopped.save()
+        plan_items = {
+            i.prescription_id: i for i in SyncPlanItem.objects.filter(plan__is_current=True)
+        }
+        plan_id = next(iter(plan_items.values())).plan_id
+        left_to_python = {
+            row[4]
+            for row in bulk.current_plan_items(
+                organization_id=maple.organization.pk, plans=[(plan_id, march_12, may_11)]
+            )
+        }
+    assert left_to_python == {last_refill.pk, expiring.pk, stopped.pk, aligning.pk}
+    # Python's own planning of the one left to PostgreSQL: the recurring full fill, no warning.
+    assert services.cycle_item_rows(
+        plan_items[routine.pk], anchor=april_11, previous_anchor=march_12
+    ) == [
+        {
+            "fill_date": "2026-04-11",
+            "quantity": "30.000",
+            "days_supply": 30,
+            "kind": "full",
+            "scc_codes": [],
+            "patient_pay": "10.00",
+        }
+    ]
+
+    result = run(maple.organization, sweeps.cycles_ensure_upcoming, at(2026, 3, 13, 15))
+    assert (result.cycles, result.items) == (1, 4)
+    with tenant_scope(maple.organization):
+        cycle = SyncCycle.objects.get(anchor_date=april_11)
+        assert cycle.needs_renewal
+        items = {i.prescription_id: i for i in cycle.items.all()}
+    assert stopped.pk not in items  # replans_detect proposes the change
+    assert {rx: (i.fill_date, i.kind, i.quantity, i.scc_codes) for rx, i in items.items()} == {
+        routine.pk: (april_11, "full", Decimal("30"), []),
+        last_refill.pk: (april_11, "full", Decimal("30"), []),
+        expiring.pk: (april_11, "full", Decimal("30"), []),
+        aligning.pk: (april_11, "full", Decimal("30"), [48]),
+    }
+    assert items[routine.pk].warnings == [] and items[routine.pk].patient_pay == Decimal("10.00")
+    assert items[routine.pk].queue_from == cycle.prefill_due_on
+    for rx in (last_refill, expiring):
+        assert [w["code"] for w in items[rx.pk].warnings] == ["renewal_needed"]
 
 
 # --- (b) prep ----------------------------------------------------------------------------------

@@ -345,7 +345,7 @@ class Command(BaseCommand):
                         fill_date=anchor - dt.timedelta(days=30),
                         quantity=rx.quantity_per_fill,
                         days_supply=rx.days_supply,
-                        fills=[],
+                        fills=self._enrollment_fills(rx, first_anchor=anchor - dt.timedelta(30)),
                         daily_dose=rx.daily_dose,
                         unit_of_use=rx.drug_id == inhaler.pk,
                         recurring_quantity=rx.quantity_per_fill,
@@ -355,3 +355,38 @@ class Command(BaseCommand):
                     for rx in prescriptions
                 ]
             )
+
+    @staticmethod
+    def _enrollment_fills(rx, *, first_anchor: dt.date) -> list[dict]:
+        """The fills an enrollment a cycle ago planned, as services._store_plan keeps them:
+        a short fill (SCC 47) up to the first anchor, then the full fill on it (SCC 48)."""
+        if rx.days_supply != 30:  # the inhaler: one whole package, no short fill
+            return [
+                {
+                    "fill_date": (first_anchor - dt.timedelta(days=4)).isoformat(),
+                    "quantity": str(rx.quantity_per_fill),
+                    "days_supply": rx.days_supply,
+                    "kind": FillKind.FULL.value,
+                    "scc_codes": [],
+                    "patient_pay": "10.00",
+                }
+            ]
+        short_days = 9
+        return [
+            {
+                "fill_date": (first_anchor - dt.timedelta(days=short_days)).isoformat(),
+                "quantity": str(rx.daily_dose * short_days),
+                "days_supply": short_days,
+                "kind": FillKind.SHORT.value,
+                "scc_codes": [47],
+                "patient_pay": "3.00",
+            },
+            {
+                "fill_date": first_anchor.isoformat(),
+                "quantity": str(rx.quantity_per_fill),
+                "days_supply": rx.days_supply,
+                "kind": FillKind.FULL.value,
+                "scc_codes": [48],
+                "patient_pay": "10.00",
+            },
+        ]
