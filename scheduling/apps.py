@@ -8,7 +8,10 @@ class SchedulingConfig(AppConfig):
     def ready(self):
         # messaging sits below scheduling: it offers plug points, scheduling plugs in.
         from messaging.registry import register_open_prep_question_check, register_reply_handler
+        from patients.panels import register_patient_panel
+        from scheduling.panels import sync_panel
         from scheduling.services import cycle_sms_reply, has_open_prep_question
 
         register_reply_handler(cycle_sms_reply)
         register_open_prep_question_check(has_open_prep_question)
+        register_patient_panel("sync", sync_panel, order=10)

@@ -89,3 +89,20 @@ def test_a_technician_fills_from_the_queue_without_a_reload(page, maple, log_in,
     assert page.console_errors == [], page.console_errors
     with tenant_scope(maple.organization):
         assert CycleItem.objects.filter(state="filled").count() == 1
+
+
+def test_the_patient_record_shows_the_sync_panel(page, maple, log_in):
+    pharmacy = maple.pharmacies[0]
+    today = local_today(pharmacy.time_zone)
+    synced = make_patient(pharmacy, due_dates=[today + days(4), today + days(11)])
+    enroll(pharmacy, synced, anchor=today + days(11))
+    log_in(page, maple.pharmacist)
+    page.goto(f"/patients/{synced.patient.public_id}/")
+    panel = page.get_by_test_id("sync-panel")
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id("sync-panel-loading")).to_have_count(0)
+    expect(page.get_by_test_id("sync-status")).to_contain_text("Enrolled")
+    expect(page.get_by_test_id("next-anchor")).to_contain_text((today + days(11)).strftime("%b"))
+    expect(page.get_by_test_id("current-cycle")).to_be_visible()
+    assert page.get_by_role("heading", name="Med sync").count() == 1
+    assert page.console_errors == [], page.console_errors

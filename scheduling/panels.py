@@ -1,0 +1,13 @@
+"""What scheduling adds to the patient record page (patients/panels.py registry)."""
+
+from __future__ import annotations
+
+
+def sync_panel(request, patient) -> dict:
+    """The sync panel loads itself with htmx after the record page (it reads the enrollment,
+    cycles and plans: no cost to the record page's own queries, and one audited view)."""
+    return {
+        "title": "Med sync",
+        "template": "scheduling/_patient_record_panel.html",
+        "context": {"patient_id": patient.public_id},
+    }
