@@ -7,6 +7,7 @@ tests assert it. Previews (plan_preview, anchor_options) write nothing.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -560,6 +561,17 @@ def cycle_by_public_id(public_id, *, membership: Membership | None = None) -> Sy
     if cycle is None:
         raise NotFoundInTenant("No such cycle.")
     return cycle
+
+
+def cycle_items_by_public_ids(cycle: SyncCycle, public_ids: Sequence[str]) -> list[CycleItem]:
+    """The cycle's items among these public ids (malformed ids match nothing)."""
+    valid = []
+    for value in public_ids:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(CycleItem.objects.filter(cycle=cycle, public_id__in=valid))
 
 
 def item_by_public_id(public_id, *, membership: Membership | None = None) -> CycleItem:

@@ -1161,6 +1161,7 @@ def cycle_pickup_record(
         SyncCycle.objects.filter(pk=cycle.pk).update(
             status=status, picked_up_at=now, status_changed_at=now, prep_open=False
         )
+        cycle.status, cycle.picked_up_at, cycle.status_changed_at = status, now, now
     kind = EventKind.PICKED_UP if not remaining else EventKind.PARTLY_PICKED_UP
     _event(cycle, kind, now=now, channel=channel, actor=actor, metadata={"items": len(ids)})
     FollowUpTask.objects.filter(

@@ -33,6 +33,7 @@ from scheduling.models import (
     ConsentRelationship,
     ContactChannel,
     ContactOutcome,
+    CycleStatus,
     DisenrollReason,
     EnrollmentStatus,
     EventChannel,
@@ -156,14 +157,27 @@ def _refuse(request, message: str):
 @require_POST
 @require_permission(Perm.PROCESS_FILLS)
 def cycle_pickup(request, cycle_id):
+    """Hand over the ticked fills (the fill queue's form), or every verified one (no list)."""
     cycle = _cycle_or_404(request, cycle_id)
+    items = None
+    if request.POST.get("partial"):
+        chosen = request.POST.getlist("items")
+        items = selectors.cycle_items_by_public_ids(cycle, chosen)
+        if not chosen:
+            messages.error(request, "Tick the fills the patient is taking home.")
+            return _back(request, "fill-queue")
+        if len(items) != len(set(chosen)):
+            messages.error(request, "Only verified fills of this cycle can be handed over.")
+            return _back(request, "fill-queue")
     try:
-        services.cycle_pickup_record(
+        cycle = services.cycle_pickup_record(
             cycle=cycle,
             actor=request.user,
+            items=items,
             channel=request.POST.get("channel", EventChannel.IN_PERSON),
         )
-        messages.success(request, f"Handed over to {cycle.patient.first_name}.")
+        left = "" if cycle.status == CycleStatus.PICKED_UP else " The rest stays on the shelf."
+        messages.success(request, f"Handed over to {cycle.patient.first_name}.{left}")
     except SchedulingError as exc:
         messages.error(request, exc.message)
     return _back(request, "fill-queue")

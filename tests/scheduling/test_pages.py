@@ -120,6 +120,47 @@ def test_handing_over_a_ready_bag_records_the_pickup(client, login, maple, froze
         assert fill.picked_up_at is not None
 
 
+def test_the_technician_hands_over_only_the_ticked_fills(client, login, maple, birch, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 5)
+    enroll(pharmacy, synced, anchor=dt.date(2026, 3, 5))
+    theirs = patient_due(birch.pharmacies[0], 5)
+    enroll(birch.pharmacies[0], theirs, anchor=dt.date(2026, 3, 5))
+    with tenant_scope(birch.organization):
+        their_item = CycleItem.objects.get()
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prefill()
+        taken, left = CycleItem.objects.order_by("pk")
+    login(maple.pharmacist)
+    for item in (taken, left):
+        client.post(f"/fill-queue/items/{item.public_id}/fill/")
+        client.post(f"/fill-queue/items/{item.public_id}/verify/")
+    with tenant_scope(maple.organization):
+        cycle = SyncCycle.objects.get()
+    page = client.get("/fill-queue/").content.decode()
+    assert page.count('name="items"') == 2
+    url = f"/sync/cycles/{cycle.public_id}/pickup/"
+    nothing = client.post(url, {"partial": "1"}, follow=True).content.decode()
+    assert "Tick the fills the patient is taking home." in nothing
+    foreign = client.post(
+        url, {"partial": "1", "items": [str(taken.public_id), str(their_item.public_id)]}
+    )
+    assert foreign.status_code == 302
+    with tenant_scope(maple.organization):
+        assert CycleItem.objects.filter(state="picked_up").count() == 0  # nothing half-done
+    done = client.post(url, {"partial": "1", "items": [str(taken.public_id)]}, follow=True)
+    assert "The rest stays on the shelf." in done.content.decode()
+    with tenant_scope(maple.organization):
+        cycle.refresh_from_db()
+        assert cycle.status == CycleStatus.PARTLY_PICKED_UP
+        assert dict(CycleItem.objects.values_list("pk", "state")) == {
+            taken.pk: "picked_up",
+            left.pk: "ready",
+        }
+    with tenant_scope(birch.organization):
+        assert CycleItem.objects.get().state == "planned"
+
+
 def test_the_prep_worklist_lists_due_calls_and_records_the_outcome(client, login, maple, frozen):
     pharmacy = maple.pharmacies[0]
     synced = patient_due(pharmacy, 5, 9, 12)
@@ -418,3 +459,12 @@ def test_sync_pages_have_no_inline_script_or_style(client, login, maple, frozen)
 def test_no_scoped_query_leaks_outside_a_tenant(maple):
     with scopes_disabled():
         assert SyncCycle.objects.count() == 0
+
+
+def test_the_empty_enrollment_list_points_to_the_eligibility_finder(client, login, maple):
+    login(maple.pharmacist)
+    page = client.get("/sync/enrollments/").content.decode()
+    assert "No enrollments" in page
+    assert 'href="/reports/eligibility/"' in page
+    filtered = client.get("/sync/enrollments/?status=paused").content.decode()
+    assert "No enrollments match" in filtered and 'href="/sync/enrollments/"' in filtered
