@@ -263,6 +263,7 @@ class AnchorOptions:
     proposals: list[AnchorProposal]
     household_proposal: AnchorProposal | None = None
     household_members: list[Patient] = field(default_factory=list)
+    chosen_proposal: AnchorProposal | None = None  # a date the pharmacist typed, scored
 
 
 def pharmacy_calendar(pharmacy: Pharmacy, *, start: dt.date, days: int, patient=None):
@@ -282,9 +283,11 @@ def anchor_options(
     preferred_day_of_month: int | None = None,
     pharmacy: Pharmacy | None = None,
     limit: int = 5,
+    chosen_anchor: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> AnchorOptions:
-    """The optimizer's best anchors for these prescriptions, with reasons. Writes nothing."""
+    """The optimizer's best anchors for these prescriptions, with reasons; a `chosen_anchor`
+    that is not among them is scored the same way. Writes nothing."""
     cycle_days = _validate_cycle(cycle_days)
     pharmacy = pharmacy or home_pharmacy_of(patient, prescriptions)
     today = pharmacy_today(pharmacy, now)
@@ -310,6 +313,19 @@ def anchor_options(
     except AlignmentError as exc:
         raise SchedulingError(str(exc)) from exc
     options = AnchorOptions(today, pharmacy, proposals)
+    proposed = {p.anchor_date for p in proposals}
+    if chosen_anchor is not None and chosen_anchor >= today and chosen_anchor not in proposed:
+        try:
+            options.chosen_proposal = score_anchor(
+                today=today,
+                anchor_date=chosen_anchor,
+                cycle_days=cycle_days,
+                prescriptions=inputs.inputs,
+                preferences=preferences,
+                calendar=calendar,
+            )
+        except AlignmentError:
+            options.chosen_proposal = None  # the plan step says why
     # A household shares one pickup day: offer the members' anchor first.
     if patient.household_id:
         members = list(

@@ -380,12 +380,17 @@ def enroll_wizard(request, patient_id):
         prescriptions = selectors.chosen_prescriptions(patient, chosen_ids)
         if weekday is not None and day_of_month is not None:
             raise SchedulingError("Choose a preferred weekday or a day of the month, not both.")
+        try:
+            typed = dt.date.fromisoformat((data or {}).get("anchor_custom", ""))
+        except ValueError:
+            typed = None
         context["options"] = selectors.anchor_options(
             patient=patient,
             prescriptions=prescriptions,
             cycle_days=cycle_days,
             preferred_weekday=weekday,
             preferred_day_of_month=day_of_month,
+            chosen_anchor=typed,
         )
         context["step"] = "anchors"
         if step != "anchors":

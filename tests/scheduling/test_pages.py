@@ -282,6 +282,38 @@ def test_the_enrollment_wizard_proposes_anchors_shows_the_plan_and_enrolls(
     assert "Enrolled" in panel and "Fri Mar 20, 2026" in panel
 
 
+def test_the_wizard_scores_a_date_the_pharmacist_types(client, login, maple, frozen):
+    pharmacy = maple.pharmacies[0]
+    synced = patient_due(pharmacy, 5, 10, 12, 20)
+    ids = [str(rx.public_id) for rx in synced.prescriptions]
+    login(maple.pharmacist)
+    url = f"/sync/enroll/{synced.patient.public_id}/"
+    anchors = client.post(
+        url, {"prescriptions": ids, "cycle_days": "30", "step": "anchors"}
+    ).content.decode()
+    offered = set(re.findall(r'name="anchor_date" value="(\d{4}-\d\d-\d\d)"', anchors))
+    typed = "2026-03-29"  # a Sunday far from every due date: extra trips, many short fills
+    assert typed not in offered
+    plan = client.post(
+        url,
+        {"prescriptions": ids, "cycle_days": "30", "anchor_custom": typed, "step": "plan"},
+    ).content.decode()
+    assert "The plan for Sunday, March 29" in plan
+    assert "The date you typed, Sunday, March 29" in plan
+    score = re.search(r"scores ([\d.]+) penalty points against ([\d.]+) for this date", plan)
+    assert score and float(score.group(1)) < float(score.group(2))
+    chosen = client.post(
+        url,
+        {
+            "prescriptions": ids,
+            "cycle_days": "30",
+            "anchor_date": sorted(offered)[0],
+            "step": "plan",
+        },
+    ).content.decode()
+    assert "The date you typed" not in chosen  # a proposal already carries its reasons
+
+
 def test_the_wizard_refuses_an_excluded_prescription(client, login, maple, frozen):
     pharmacy = maple.pharmacies[0]
     synced = patient_due(pharmacy, 5, 10)
