@@ -197,6 +197,43 @@ def insert_tasks(
         return cursor.rowcount
 
 
+# --- Who needs a cycle ---------------------------------------------------------------------------
+
+
+def enrollments_needing_cycles(
+    *,
+    organization_id: int,
+    pharmacy_id: int,
+    today: dt.date,
+    reopenable: Sequence[str],
+    after_id: int,
+    limit: int,
+    partition: int = 0,
+    partitions: int = 1,
+) -> list[tuple]:
+    """The next `limit` enrolled patients of a pharmacy (by id, after `after_id`) with no
+    cycle on or after today (one closed by a pause or re-plan does not count): (enrollment,
+    patient, anchor date, cycle days). The OFFSET 0 keeps the check a per-row index probe:
+    as an anti-join over stale statistics it hashed every cycle written so far, each batch."""
+    sql = f"""
+        SELECT e.id, e.patient_id, e.anchor_date, e.cycle_days FROM {ENROLLMENT} AS e
+        WHERE e.organization_id = %s AND e.pharmacy_id = %s AND e.status = 'enrolled'
+          AND e.anchor_date IS NOT NULL AND e.id > %s AND e.id %% %s = %s
+          AND NOT EXISTS (
+              SELECT 1 FROM {CYCLE} AS c
+              WHERE c.enrollment_id = e.id AND c.anchor_date >= %s
+                AND NOT (c.status = 'closed' AND c.close_reason = ANY(%s))
+              OFFSET 0
+          )
+        ORDER BY e.id
+        LIMIT %s
+    """  # noqa: S608
+    params = [organization_id, pharmacy_id, after_id, partitions, partition, today]
+    with _cursor() as cursor:
+        cursor.execute(sql, [*params, list(reopenable), limit])
+        return cursor.fetchall()
+
+
 # --- Creating cycles and their items -----------------------------------------------------------
 
 

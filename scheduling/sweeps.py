@@ -27,7 +27,6 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
-from django.db.models.functions import Mod
 from django.utils import timezone
 
 from medsync.exceptions import MedSyncError
@@ -205,27 +204,22 @@ def cycles_ensure_upcoming(
     for pharmacy, settings_row in selectors.pharmacies_with_settings():
         today = local_today(pharmacy.time_zone, now)
         timing = selectors.timing_of(settings_row)
-        upcoming = SyncCycle.objects.filter(
-            enrollment_id=OuterRef("pk"), anchor_date__gte=today
-        ).exclude(status=CycleStatus.CLOSED, close_reason__in=services.REOPENABLE)
-        needing = (
-            SyncEnrollment.objects.filter(
-                pharmacy=pharmacy, status=EnrollmentStatus.ENROLLED, anchor_date__isnull=False
-            )
-            .annotate(has_upcoming=Exists(upcoming))
-            .filter(has_upcoming=False)
-        )
-        if partitions > 1:
-            needing = needing.annotate(slot=Mod("pk", partitions)).filter(slot=partition)
         result = SweepResult()
         last_pk = 0
         while True:
-            batch = list(
+            batch = [
                 EnrollmentRow(*row)
-                for row in needing.filter(pk__gt=last_pk)
-                .order_by("pk")
-                .values_list("pk", "patient_id", "anchor_date", "cycle_days")[:limit]
-            )
+                for row in bulk.enrollments_needing_cycles(
+                    organization_id=current_organization().pk,
+                    pharmacy_id=pharmacy.pk,
+                    today=today,
+                    reopenable=services.REOPENABLE,
+                    after_id=last_pk,
+                    limit=limit,
+                    partition=partition,
+                    partitions=partitions,
+                )
+            ]
             if not batch:
                 break
             last_pk = batch[-1].pk
