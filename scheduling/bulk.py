@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from django.db import connection
 from psycopg2.extras import execute_values
 
-from patients.models import Prescription
+from patients.models import Fill, Prescription
 from scheduling.models import (
     CycleEvent,
     CycleItem,
@@ -47,6 +47,7 @@ ENROLLMENT = SyncEnrollment._meta.db_table
 PLAN = SyncPlan._meta.db_table
 PLAN_ITEM = SyncPlanItem._meta.db_table
 RX = Prescription._meta.db_table
+FILL = Fill._meta.db_table
 
 # COPY does not pass through Django's execute wrappers: counted here for the benchmark.
 COPY_STATEMENTS = {"count": 0}
@@ -401,15 +402,18 @@ def current_plan_items(
     """The items of these (plan, previous anchor, next anchor) that need Python (not
     ROUTINE_ITEM), with what the cycle sweep needs of their prescriptions: (item, plan,
     enrollment, cycle days, prescription, patient, kind, fills, unit of use, recurring
-    quantity, days and pay, warnings, refills remaining and authorized, expiry, Rx status,
-    sync decision)."""
+    quantity, days and pay, warnings, refills remaining and authorized, expiry, whether it
+    was ever filled (asked only when its refills run low), Rx status, sync decision)."""
     if not plans:
         return []
     sql = f"""
         SELECT i.id, p.id, p.enrollment_id, p.cycle_days, i.prescription_id, rx.patient_id, i.kind,
                i.fills, i.unit_of_use, i.recurring_quantity, i.recurring_days_supply,
                i.recurring_patient_pay, i.warnings, rx.refills_remaining,
-               rx.refills_authorized, rx.expiration_date, rx.status, rx.sync_decision
+               rx.refills_authorized, rx.expiration_date,
+               rx.refills_remaining <= 1
+                 AND EXISTS (SELECT FROM {FILL} AS f WHERE f.prescription_id = rx.id),
+               rx.status, rx.sync_decision
         FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS x(id, previous_anchor, next_anchor),
         LATERAL (SELECT * FROM {PLAN} AS p WHERE p.id = x.id OFFSET 0) AS p,
         LATERAL (SELECT * FROM {PLAN_ITEM} AS i WHERE i.plan_id = p.id OFFSET 0) AS i,

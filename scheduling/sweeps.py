@@ -20,12 +20,13 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -63,6 +64,16 @@ from scheduling.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def sweep_batch():
+    """One batch of a sweep, in its own transaction. Its commit does not wait for the WAL
+    to reach the disk (synchronous_commit off, this transaction only): a crash can lose
+    the last batches acknowledged, never corrupt them, and the next run redoes them."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def batch_size() -> int:
@@ -223,7 +234,7 @@ def cycles_ensure_upcoming(
             if not batch:
                 break
             last_pk = batch[-1].pk
-            with transaction.atomic():
+            with sweep_batch():
                 result.add(_create_cycles(batch, pharmacy, timing, today=today, now=now))
             result.batches += 1
         _audit_sweep("cycles_created", result, pharmacy, today)
@@ -257,6 +268,7 @@ class PlanItemRow(NamedTuple):
     refills_remaining: int
     refills_authorized: int
     expiration_date: dt.date
+    ever_filled: bool  # only known when refills run low (the renewal check needs it)
     rx_active: bool
 
     @property
@@ -308,13 +320,6 @@ def _create_cycles(
     plan_items = _plan_items(
         {pk: (plan, previous_anchors[pk], next_anchors[pk]) for pk, plan in plan_of.items()}
     )
-    # Whether a prescription was ever filled only matters when its refills run low.
-    filled = services.ever_filled(
-        item.prescription_id
-        for items in plan_items.values()
-        for item in items
-        if item.refills_remaining <= 1
-    )
     cycle_rows, item_rows = [], defaultdict(list)
     drifting: dict[int, list[PlanItemRow]] = defaultdict(list)
     for enrollment in batch:
@@ -333,7 +338,6 @@ def _create_cycles(
             if window is None:
                 drifting[enrollment.patient_id].append(item)
                 continue
-            ever = item.prescription_id in filled
             for row in window:
                 # The plan's own fills carry the engine's warnings; every fill gets today's
                 # renewal check (refills and expiry) on top.
@@ -352,7 +356,7 @@ def _create_cycles(
                         item,
                         fill_date=fill_date or dt.date.fromisoformat(row["fill_date"]),
                         next_anchor=next_anchor,
-                        ever_filled=ever,
+                        ever_filled=item.ever_filled,
                     )
                     needs_renewal = needs_renewal or any(
                         w["code"] == "renewal_needed" for w in warnings
@@ -502,7 +506,7 @@ def cycles_open_prep(*, now: dt.datetime | None = None, limit: int | None = None
         today = local_today(pharmacy.time_zone, now)
         result = SweepResult()
         while True:
-            with transaction.atomic():
+            with sweep_batch():
                 rows = bulk.claim_cycles(
                     organization_id=organization_id,
                     where="pharmacy_id = %s AND status = 'scheduled' AND prep_due_on <= %s"
@@ -546,7 +550,7 @@ def cycles_open_prefill(*, now: dt.datetime | None = None, limit: int | None = N
         today = local_today(pharmacy.time_zone, now)
         result = SweepResult()
         while True:
-            with transaction.atomic():
+            with sweep_batch():
                 rows = bulk.claim_cycles(
                     organization_id=organization_id,
                     where="pharmacy_id = %s AND status IN ('scheduled', 'prep_due', 'contacted')"
@@ -676,7 +680,7 @@ def cycles_check_pickups(*, now: dt.datetime | None = None, limit: int | None = 
         result = SweepResult()
         missed_by = today - dt.timedelta(days=settings_row.missed_after_days)
         while True:
-            with transaction.atomic():
+            with sweep_batch():
                 rows = bulk.claim_cycles(
                     organization_id=organization_id,
                     where="pharmacy_id = %s AND status IN ('filling', 'ready')"

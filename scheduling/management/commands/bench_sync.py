@@ -11,9 +11,9 @@ throwaway rows are deleted (unless --keep) and the inactive organization stays.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.conf import settings
@@ -75,6 +75,20 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
+def _sweep_in_worker(organization_pk, sweep_name, index, partitions, batch_size):
+    """One worker's share of a sweep: (its result, the SQL statements it sent, COPY
+    included)."""
+    organization = Organization.objects.get(pk=organization_pk)
+    counter = QueryCounter()
+    copies = bulk.COPY_STATEMENTS["count"]
+    kwargs = {"limit": batch_size} if batch_size else {}
+    if partitions > 1:
+        kwargs.update(partition=index, partitions=partitions)
+    with tenant_scope(organization), connection.execute_wrapper(counter):
+        result = getattr(sweeps, sweep_name)(**kwargs)
+    return result, counter.count + bulk.COPY_STATEMENTS["count"] - copies
+
+
 class Command(BaseCommand):
     help = "Time the cycle, prep and pre-fill sweeps over N enrolled patients."
 
@@ -123,24 +137,17 @@ class Command(BaseCommand):
 
     @staticmethod
     def _in_workers(organization, sweep, split: bool, workers: int, batch_size):
-        """Run one sweep in `workers` threads, each on its own database connection."""
-
-        def work(index: int):
-            counter = QueryCounter()
-            kwargs = {"limit": batch_size} if batch_size else {}
-            if split and workers > 1:
-                kwargs.update(partition=index, partitions=workers)
-            try:
-                with tenant_scope(organization), connection.execute_wrapper(counter):
-                    return sweep(**kwargs), counter.count
-            finally:
-                if workers > 1:
-                    connection.close()
-
+        """Run one sweep in `workers` processes at once, each with its own database
+        connection, as Celery's prefork workers would (threads would share one GIL)."""
+        arguments = [
+            (organization.pk, sweep.__name__, index, workers if split else 1, batch_size)
+            for index in range(workers)
+        ]
         if workers == 1:
-            return [work(0)]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(work, range(workers)))
+            return [_sweep_in_worker(*arguments[0])]
+        connection.close()  # each forked worker opens its own
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.starmap(_sweep_in_worker, arguments)
 
     def _vacuum(self, *, analyze: bool) -> None:
         with connection.cursor() as cursor:
@@ -177,11 +184,10 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE scheduling_synccycle")
                 cursor.execute("ANALYZE scheduling_cycleitem")
-            copies = bulk.COPY_STATEMENTS["count"]
             began = time.perf_counter()
             runs = self._in_workers(organization, sweep, split, workers, batch_size)
             seconds = time.perf_counter() - began
-            queries = sum(c for _, c in runs) + bulk.COPY_STATEMENTS["count"] - copies
+            queries = sum(c for _, c in runs)
             result = runs[0][0]
             for other, _ in runs[1:]:
                 result.add(other)
