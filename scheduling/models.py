@@ -817,6 +817,7 @@ class TaskKind(models.TextChoices):
     RENEWAL_NEEDED = "renewal_needed", "Request a renewal from the prescriber"
     UNREACHABLE = "unreachable", "Patient unreachable before the anchor"
     RETURN_TO_STOCK = "return_to_stock", "Reverse and return unclaimed fills to stock"
+    SIDE_EFFECTS = "side_effects", "Pharmacist to review side effects the patient reported"
 
 
 class TaskStatus(models.TextChoices):

@@ -31,7 +31,7 @@ from patients.models import (
 from patients.services import record_save
 from scheduling import selectors
 from scheduling.alignment import AlignmentError, AlignmentPlan, FillKind, PlannedFill
-from scheduling.dates import CycleTiming, next_anchor_on_or_after
+from scheduling.dates import CycleTiming, local_today, next_anchor_on_or_after
 from scheduling.exceptions import SchedulingError
 from scheduling.models import (
     CYCLE_LENGTHS,
@@ -907,6 +907,18 @@ def prep_contact_record(
         )
     if outcome == ContactOutcome.CHANGES_REPORTED and channel != EventChannel.SMS:
         _open_replan_for_contact(cycle, contact, actor=actor, now=now)
+    if contact.side_effects:
+        # Not a change to the plan, but the pharmacist must hear of it before the pickup.
+        FollowUpTask.objects.get_or_create(
+            cycle=cycle,
+            kind=TaskKind.SIDE_EFFECTS,
+            defaults={
+                "patient_id": cycle.patient_id,
+                "due_on": local_today(cycle.pharmacy.time_zone, now),
+                "detail": (notes.strip() or "Side effects reported at the prep call.")[:300],
+                "created_at": now,
+            },
+        )
     audit_record(
         action="scheduling.prep_contact.recorded",
         actor=actor,

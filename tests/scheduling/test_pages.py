@@ -198,6 +198,43 @@ def test_the_prep_worklist_lists_due_calls_and_records_the_outcome(client, login
     assert synced.patient.last_name not in client.get("/sync/prep/").content.decode()
 
 
+def test_side_effects_reported_at_the_prep_call_reach_the_pharmacist(
+    client, login, maple, frozen
+):
+    pharmacy = maple.pharmacies[0]
+    enroll(pharmacy, patient_due(pharmacy, 5, 12), anchor=dt.date(2026, 3, 12))
+    frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prep()
+        cycle = SyncCycle.objects.get()
+    login(maple.pharmacist)
+    answers = {
+        "channel": "phone",
+        "outcome": "confirmed",
+        "new_medications": "no",
+        "stopped_medications": "no",
+        "dose_changes": "no",
+        "hospital_stay": "no",
+        "side_effects": "yes",
+        "notes": "Dizzy in the mornings.",
+    }
+    url = f"/sync/cycles/{cycle.public_id}/prep-contact/"
+    client.post(url, answers, HTTP_HX_REQUEST="true")
+    client.post(url, answers, HTTP_HX_REQUEST="true")  # recorded twice: still one task
+    with tenant_scope(maple.organization):
+        cycle.refresh_from_db()
+        assert cycle.contact_outcome == "confirmed"
+        assert not ReplanProposal.objects.exists()  # no change to the plan
+        task = FollowUpTask.objects.get()
+        assert (task.kind, task.status, task.due_on) == (
+            "side_effects",
+            "open",
+            dt.date(2026, 3, 5),
+        )
+        assert task.detail == "Dizzy in the mornings."
+    assert "Pharmacist to review side effects" in client.get("/sync/tasks/").content.decode()
+
+
 def test_a_prep_outcome_with_questions_unanswered_is_refused(client, login, maple, frozen):
     pharmacy = maple.pharmacies[0]
     enroll(pharmacy, patient_due(pharmacy, 5, 12), anchor=dt.date(2026, 3, 12))
