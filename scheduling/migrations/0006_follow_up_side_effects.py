@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scheduling', '0005_queue_from'),
+        ("scheduling", "0005_queue_from"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='followuptask',
-            name='kind',
-            field=models.CharField(choices=[('missed_pickup', 'Call about a missed pickup'), ('renewal_needed', 'Request a renewal from the prescriber'), ('unreachable', 'Patient unreachable before the anchor'), ('return_to_stock', 'Reverse and return unclaimed fills to stock'), ('side_effects', 'Pharmacist to review side effects the patient reported')], max_length=20),
+            model_name="followuptask",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("missed_pickup", "Call about a missed pickup"),
+                    ("renewal_needed", "Request a renewal from the prescriber"),
+                    ("unreachable", "Patient unreachable before the anchor"),
+                    ("return_to_stock", "Reverse and return unclaimed fills to stock"),
+                    ("side_effects", "Pharmacist to review side effects the patient reported"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

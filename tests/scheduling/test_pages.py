@@ -198,9 +198,7 @@ def test_the_prep_worklist_lists_due_calls_and_records_the_outcome(client, login
     assert synced.patient.last_name not in client.get("/sync/prep/").content.decode()
 
 
-def test_side_effects_reported_at_the_prep_call_reach_the_pharmacist(
-    client, login, maple, frozen
-):
+def test_side_effects_reported_at_the_prep_call_reach_the_pharmacist(client, login, maple, frozen):
     pharmacy = maple.pharmacies[0]
     enroll(pharmacy, patient_due(pharmacy, 5, 12), anchor=dt.date(2026, 3, 12))
     frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
