@@ -593,3 +593,24 @@ def test_the_cycle_sweep_split_in_partitions_makes_every_cycle_once(maple):
     )
     assert first.cycles + second.cycles == 5 and first.cycles and second.cycles
     assert run(maple.organization, sweeps.cycles_ensure_upcoming, moment).cycles == 0
+
+
+def test_the_database_refuses_an_item_of_another_organizations_cycle(maple, birch, maple_patient):
+    """Cycle items carry one composite foreign key (organization, cycle): an item cannot
+    name a cycle of another organization, whatever code writes it."""
+    from django.db import IntegrityError, transaction
+
+    with tenant_scope(maple.organization):
+        item = CycleItem.objects.first()
+    with (
+        pytest.raises(IntegrityError, match="cycle_item_cycle_same_tenant"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET CONSTRAINTS cycle_item_cycle_same_tenant IMMEDIATE")
+        cursor.execute(
+            "UPDATE scheduling_cycleitem SET organization_id = %s WHERE id = %s",
+            [birch.organization.pk, item.pk],
+        )
+    with tenant_scope(maple.organization):
+        assert CycleItem.objects.filter(pk=item.pk).exists()
