@@ -214,10 +214,19 @@ def enrollments_needing_cycles(
 ) -> list[tuple]:
     """The next `limit` enrolled patients of a pharmacy (by id, after `after_id`) with no
     cycle on or after today (one closed by a pause or re-plan does not count): (enrollment,
-    patient, anchor date, cycle days). The OFFSET 0 keeps the check a per-row index probe:
-    as an anti-join over stale statistics it hashed every cycle written so far, each batch."""
+    patient, anchor date, cycle days, and the ids and anchors of its cycles on or after today
+    closed by a pause or re-plan, which may come back, or NULLs). The OFFSET 0 keeps the
+    check a per-row index probe: as an anti-join over stale statistics it hashed every cycle
+    written so far, each batch."""
     sql = f"""
-        SELECT e.id, e.patient_id, e.anchor_date, e.cycle_days FROM {ENROLLMENT} AS e
+        SELECT e.id, e.patient_id, e.anchor_date, e.cycle_days, closed.ids, closed.anchors
+        FROM {ENROLLMENT} AS e
+        LEFT JOIN LATERAL (
+            SELECT array_agg(c.id) AS ids, array_agg(c.anchor_date) AS anchors
+            FROM {CYCLE} AS c
+            WHERE c.enrollment_id = e.id AND c.anchor_date >= %s AND c.status = 'closed'
+              AND c.close_reason = ANY(%s)
+        ) AS closed ON true
         WHERE e.organization_id = %s AND e.pharmacy_id = %s AND e.status = 'enrolled'
           AND e.anchor_date IS NOT NULL AND e.id > %s AND e.id %% %s = %s
           AND NOT EXISTS (
@@ -229,9 +238,9 @@ def enrollments_needing_cycles(
         ORDER BY e.id
         LIMIT %s
     """  # noqa: S608
-    params = [organization_id, pharmacy_id, after_id, partitions, partition, today]
+    params = [today, list(reopenable), organization_id, pharmacy_id, after_id, partitions]
     with _cursor() as cursor:
-        cursor.execute(sql, [*params, list(reopenable), limit])
+        cursor.execute(sql, [*params, partition, today, list(reopenable), limit])
         return cursor.fetchall()
 
 

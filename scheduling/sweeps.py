@@ -247,6 +247,8 @@ class EnrollmentRow(NamedTuple):
     patient_id: int
     anchor_date: dt.date
     cycle_days: int
+    closed_cycle_ids: list[int] | None  # closed by a pause or re-plan, on or after today
+    closed_cycle_anchors: list[dt.date] | None
 
 
 class PlanItemRow(NamedTuple):
@@ -381,7 +383,15 @@ def _create_cycles(
         _plan_drifting_items(drifting, keys, item_rows, pharmacy, today)
 
     prefill_on = {(r[1], r[5]): r[7] for r in cycle_rows}
-    reopened = _reopen_closed_slots([(r[1], r[5]) for r in cycle_rows], now)
+    closed = {
+        (e.pk, anchor): cycle_id
+        for e in batch
+        if e.closed_cycle_ids
+        for cycle_id, anchor in zip(e.closed_cycle_ids, e.closed_cycle_anchors, strict=True)
+    }
+    reopened = _reopen_closed_slots(
+        {key: closed[key] for key in ((r[1], r[5]) for r in cycle_rows) if key in closed}, now
+    )
     inserted = bulk.insert_cycles(r for r in cycle_rows if (r[1], r[5]) not in reopened)
     cycle_ids = {**inserted, **reopened}
     rows = [
@@ -431,20 +441,10 @@ def _create_cycles(
     return SweepResult(cycles=len(cycle_ids), items=len(rows) + written)
 
 
-def _reopen_closed_slots(keys, now: dt.datetime) -> dict[tuple[int, dt.date], int]:
+def _reopen_closed_slots(
+    closed: dict[tuple[int, dt.date], int], now: dt.datetime
+) -> dict[tuple[int, dt.date], int]:
     """Cycles on these (enrollment, anchor) slots closed by a pause or a re-plan come back."""
-    enrollment_ids = {k[0] for k in keys}
-    anchors = {k[1] for k in keys}
-    closed = {
-        (enrollment_id, anchor): pk
-        for pk, enrollment_id, anchor in SyncCycle.objects.filter(
-            enrollment_id__in=enrollment_ids,
-            anchor_date__in=anchors,
-            status=CycleStatus.CLOSED,
-            close_reason__in=services.REOPENABLE,
-        ).values_list("pk", "enrollment_id", "anchor_date")
-        if (enrollment_id, anchor) in set(keys)
-    }
     if closed:
         CycleItem.objects.filter(
             cycle_id__in=list(closed.values()),
@@ -562,13 +562,13 @@ def cycles_open_prefill(*, now: dt.datetime | None = None, limit: int | None = N
                 )
                 if not rows:
                     break
-                reached = [
+                reached = {
                     row["pk"]
                     for row in rows
                     if row["old_status"] == CycleStatus.CONTACTED
                     and row["old_outcome"] != ContactOutcome.UNREACHABLE
-                ]
-                not_reached = [row["pk"] for row in rows if row["pk"] not in set(reached)]
+                }
+                not_reached = [row["pk"] for row in rows if row["pk"] not in reached]
                 result.cycles += len(rows)
                 result.tasks += bulk.insert_tasks(
                     organization_id=organization_id,

@@ -560,6 +560,33 @@ def test_pausing_closes_open_cycles_and_resuming_asks_for_a_replan(maple, maple_
         assert cycle.items.exclude(state=ItemState.SKIPPED).exists()
 
 
+def test_the_cycle_sweep_brings_back_a_cycle_closed_by_a_pause(maple, maple_patient):
+    organization = maple.organization
+    with tenant_scope(organization), time_machine.travel(at(2026, 3, 3, 15), tick=False):
+        enrollment = SyncEnrollment.objects.get()
+        services.enrollment_pause(enrollment=enrollment, actor=maple.pharmacist, reason="Trip")
+        services.enrollment_resume(enrollment=enrollment, actor=maple.pharmacist)
+        cycle = SyncCycle.objects.get()
+        assert (cycle.status, cycle.close_reason) == (CycleStatus.CLOSED, "paused")
+    first = run(organization, sweeps.cycles_ensure_upcoming, at(2026, 3, 4, 15))
+    assert first.cycles == 1
+    after_one = snapshot(organization)
+    assert run(organization, sweeps.cycles_ensure_upcoming, at(2026, 3, 4, 16)).cycles == 0
+    assert snapshot(organization) == after_one
+    with tenant_scope(organization):
+        assert SyncCycle.objects.count() == 1  # the same slot, reopened
+        cycle.refresh_from_db()
+        assert (cycle.status, cycle.close_reason) == (CycleStatus.SCHEDULED, "")
+        # The plan again: the aligning short fill on 3/5, then both full fills on the anchor.
+        assert sorted(
+            cycle.items.filter(state=ItemState.PLANNED).values_list("fill_date", "kind")
+        ) == [
+            (dt.date(2026, 3, 5), "short"),
+            (dt.date(2026, 3, 12), "full"),
+            (dt.date(2026, 3, 12), "full"),
+        ]
+
+
 # --- Hand-over to messaging ----------------------------------------------------------------
 
 
