@@ -313,19 +313,25 @@ def anchor_options(
     except AlignmentError as exc:
         raise SchedulingError(str(exc)) from exc
     options = AnchorOptions(today, pharmacy, proposals)
-    proposed = {p.anchor_date for p in proposals}
-    if chosen_anchor is not None and chosen_anchor >= today and chosen_anchor not in proposed:
+
+    def scored(anchor: dt.date) -> AnchorProposal | None:
+        """A date the optimizer did not offer, scored the same way (None: cannot be planned;
+        the plan step says why)."""
         try:
-            options.chosen_proposal = score_anchor(
+            return score_anchor(
                 today=today,
-                anchor_date=chosen_anchor,
+                anchor_date=anchor,
                 cycle_days=cycle_days,
                 prescriptions=inputs.inputs,
                 preferences=preferences,
                 calendar=calendar,
             )
         except AlignmentError:
-            options.chosen_proposal = None  # the plan step says why
+            return None
+
+    proposed = {p.anchor_date for p in proposals}
+    if chosen_anchor is not None and chosen_anchor >= today and chosen_anchor not in proposed:
+        options.chosen_proposal = scored(chosen_anchor)
     # A household shares one pickup day: offer the members' anchor first.
     if patient.household_id:
         members = list(
@@ -339,17 +345,7 @@ def anchor_options(
         if members:
             member = members[0]
             shared = next_anchor_on_or_after(member.anchor_date, member.cycle_days, today)
-            try:
-                options.household_proposal = score_anchor(
-                    today=today,
-                    anchor_date=shared,
-                    cycle_days=cycle_days,
-                    prescriptions=inputs.inputs,
-                    preferences=preferences,
-                    calendar=calendar,
-                )
-            except AlignmentError:
-                options.household_proposal = None
+            options.household_proposal = scored(shared)
             options.household_members = [m.patient for m in members]
     return options
 
