@@ -208,6 +208,11 @@ def score_anchor(
         score += weights.preference_miss
         cautions.append(f"Not the patient's preferred day ({_preference_words(preferences)}).")
 
+    # A typed date may fall on a closed day (proposals never do).
+    if calendar.is_closed(anchor_date):
+        score += weights.closed_future_anchor
+        cautions.append(f"The pharmacy is closed on {_day(anchor_date)}.")
+
     # Closed days among the next anchors.
     future = anchors_from(anchor_date, cycle_days, FUTURE_ANCHORS_CHECKED + 1)[1:]
     closed = tuple(d for d in future if calendar.is_closed(d))
@@ -278,6 +283,13 @@ def candidate_dates(
     return [d for d in days if not calendar.is_closed(d)]
 
 
+def average_load_over(calendar: PharmacyCalendar, days: Sequence[date]) -> Decimal | None:
+    """The mean pickups a day over these days: what a day's load is compared with."""
+    if not days:
+        return None
+    return Decimal(sum(int(calendar.load_by_date.get(d, 0)) for d in days)) / len(days)
+
+
 def propose_anchors(
     *,
     today: date,
@@ -302,7 +314,7 @@ def propose_anchors(
     )
     if not days:
         return []
-    average = Decimal(sum(int(calendar.load_by_date.get(d, 0)) for d in days)) / len(days)
+    average = average_load_over(calendar, days)
     proposals = [
         score_anchor(
             today=today,

@@ -224,14 +224,16 @@ def enrollments_needing_cycles(
         LEFT JOIN LATERAL (
             SELECT array_agg(c.id) AS ids, array_agg(c.anchor_date) AS anchors
             FROM {CYCLE} AS c
-            WHERE c.enrollment_id = e.id AND c.anchor_date >= %s AND c.status = 'closed'
+            WHERE c.enrollment_id = e.id AND c.organization_id = e.organization_id
+              AND c.anchor_date >= %s AND c.status = 'closed'
               AND c.close_reason = ANY(%s)
         ) AS closed ON true
         WHERE e.organization_id = %s AND e.pharmacy_id = %s AND e.status = 'enrolled'
           AND e.anchor_date IS NOT NULL AND e.id > %s AND e.id %% %s = %s
           AND NOT EXISTS (
               SELECT 1 FROM {CYCLE} AS c
-              WHERE c.enrollment_id = e.id AND c.anchor_date >= %s
+              WHERE c.enrollment_id = e.id AND c.organization_id = e.organization_id
+                AND c.anchor_date >= %s
                 AND NOT (c.status = 'closed' AND c.close_reason = ANY(%s))
               OFFSET 0
           )
@@ -242,6 +244,35 @@ def enrollments_needing_cycles(
     with _cursor() as cursor:
         cursor.execute(sql, [*params, partition, today, list(reopenable), limit])
         return cursor.fetchall()
+
+
+def reopen_cycles(
+    *,
+    organization_id: int,
+    rows: Sequence[tuple[int, dt.date, dt.date, int]],
+    reopenable: Sequence[str],
+    now: dt.datetime,
+) -> set[int]:
+    """Cycles closed by a pause or a re-plan come back as scheduled, with today's timing and
+    plan: rows of (cycle, prep day, pre-fill day, plan). Only cycles still closed that way
+    are touched; returns their ids."""
+    if not rows:
+        return set()
+    sql = f"""
+        UPDATE {CYCLE} AS c
+        SET status = 'scheduled', close_reason = '', closed_at = NULL, status_changed_at = %s,
+            prep_open = false, contact_outcome = '', needs_renewal = false,
+            prep_due_on = x.prep_due_on, prefill_due_on = x.prefill_due_on, plan_id = x.plan_id
+        FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::bigint[])
+             AS x(id, prep_due_on, prefill_due_on, plan_id)
+        WHERE c.id = x.id AND c.organization_id = %s AND c.status = 'closed'
+          AND c.close_reason = ANY(%s)
+        RETURNING c.id
+    """  # noqa: S608
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with _cursor() as cursor:
+        cursor.execute(sql, [now, *columns, organization_id, list(reopenable)])
+        return {row[0] for row in cursor.fetchall()}
 
 
 # --- Creating cycles and their items -----------------------------------------------------------
@@ -346,13 +377,16 @@ def copy_items(rows: Iterable[tuple]) -> int:
 # window (on or before x.previous_anchor), its prescription active with refills to spare and
 # not expiring before the next anchor. services.cycle_item_rows would give it exactly the
 # recurring full fill with no warning; everything else goes through Python.
-ROUTINE_ITEM = """
+ROUTINE_PLAN_ITEM = """
     (NOT i.unit_of_use AND i.kind <> 'not_synced'
      AND NOT EXISTS (SELECT FROM jsonb_array_elements(i.fills) AS f
-                     WHERE (f ->> 'fill_date')::date > x.previous_anchor)
-     AND rx.status = 'active' AND rx.sync_decision = 'synced'
+                     WHERE (f ->> 'fill_date')::date > x.previous_anchor))
+"""
+ROUTINE_RX = """
+    (rx.status = 'active' AND rx.sync_decision = 'synced'
      AND rx.refills_remaining > 1 AND rx.expiration_date >= x.next_anchor)
 """
+ROUTINE_ITEM = f"({ROUTINE_PLAN_ITEM} AND {ROUTINE_RX})"
 
 
 def current_plans(*, organization_id: int, enrollment_ids: Sequence[int]) -> dict[int, int]:
@@ -374,12 +408,18 @@ def current_plans(*, organization_id: int, enrollment_ids: Sequence[int]) -> dic
 
 
 def insert_recurring_items(
-    *, organization_id: int, rows: Sequence[tuple[int, int, dt.date, dt.date, dt.date, dt.date]]
+    *,
+    organization_id: int,
+    rows: Sequence[tuple[int, int, dt.date, dt.date, dt.date]],
+    read_by_python: Sequence[int],
 ) -> int:
     """The routine items, written by PostgreSQL alone: for each (cycle, plan, anchor, pre-fill
-    day, previous anchor, next anchor), every ROUTINE_ITEM of the plan becomes its full fill
-    on the anchor, queued from the pre-fill day, with no warning. The cycle's dates come from
-    the caller: its rows were inserted a moment ago, so no statistics could guide a lookup."""
+    day, previous anchor), every item of the plan that current_plan_items did not hand to
+    Python (`read_by_python`) becomes its full fill on the anchor, queued from the pre-fill
+    day, with no warning. Excluding by id, not re-testing the prescription, means a refill
+    used between the two statements cannot drop an item from both. The cycle's dates come
+    from the caller: its rows were inserted a moment ago, so no statistics could guide a
+    lookup."""
     if not rows:
         return 0
     sql = f"""
@@ -391,17 +431,15 @@ def insert_recurring_items(
                x.anchor_date, x.queue_from, 'full', i.recurring_quantity,
                i.recurring_days_supply, '{{}}'::smallint[], i.recurring_patient_pay,
                '[]'::jsonb, false, 'planned', '', ''
-        FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::date[], %s::date[], %s::date[])
-             AS x(cycle_id, plan_id, anchor_date, queue_from, previous_anchor, next_anchor),
-        LATERAL (SELECT * FROM {PLAN_ITEM} AS i WHERE i.plan_id = x.plan_id OFFSET 0) AS i,
-        LATERAL (SELECT * FROM {RX} AS rx WHERE rx.id = i.prescription_id OFFSET 0) AS rx
-        WHERE i.organization_id = %s AND rx.organization_id = i.organization_id
-          AND {ROUTINE_ITEM}
+        FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::date[], %s::date[])
+             AS x(cycle_id, plan_id, anchor_date, queue_from, previous_anchor),
+        LATERAL (SELECT * FROM {PLAN_ITEM} AS i WHERE i.plan_id = x.plan_id OFFSET 0) AS i
+        WHERE i.organization_id = %s AND {ROUTINE_PLAN_ITEM} AND i.id <> ALL(%s::bigint[])
         ON CONFLICT (organization_id, cycle_id, prescription_id, fill_date) DO NOTHING
     """  # noqa: S608
     columns = [list(column) for column in zip(*rows, strict=True)]
     with _cursor() as cursor:
-        cursor.execute(sql, [*columns, organization_id])
+        cursor.execute(sql, [*columns, organization_id, list(read_by_python)])
         return cursor.rowcount
 
 
@@ -421,7 +459,8 @@ def current_plan_items(
                i.recurring_patient_pay, i.warnings, rx.refills_remaining,
                rx.refills_authorized, rx.expiration_date,
                rx.refills_remaining <= 1
-                 AND EXISTS (SELECT FROM {FILL} AS f WHERE f.prescription_id = rx.id),
+                 AND EXISTS (SELECT FROM {FILL} AS f WHERE f.prescription_id = rx.id
+                             AND f.organization_id = rx.organization_id),
                rx.status, rx.sync_decision
         FROM unnest(%s::bigint[], %s::date[], %s::date[]) AS x(id, previous_anchor, next_anchor),
         LATERAL (SELECT * FROM {PLAN} AS p WHERE p.id = x.id OFFSET 0) AS p,

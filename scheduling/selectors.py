@@ -27,6 +27,8 @@ from scheduling.anchor import (
     AnchorProposal,
     PatientPreferences,
     PharmacyCalendar,
+    average_load_over,
+    candidate_dates,
     propose_anchors,
     score_anchor,
 )
@@ -300,7 +302,10 @@ def anchor_options(
     preferences = PatientPreferences(
         preferred_weekday=preferred_weekday, preferred_day_of_month=preferred_day_of_month
     )
-    calendar = pharmacy_calendar(pharmacy, start=today, days=cycle_days * 2 + 1, patient=patient)
+    horizon = cycle_days * 2 + 1
+    if chosen_anchor is not None and chosen_anchor >= today:
+        horizon = max(horizon, (chosen_anchor - today).days + cycle_days + 1)
+    calendar = pharmacy_calendar(pharmacy, start=today, days=horizon, patient=patient)
     try:
         proposals = propose_anchors(
             today=today,
@@ -314,9 +319,14 @@ def anchor_options(
         raise SchedulingError(str(exc)) from exc
     options = AnchorOptions(today, pharmacy, proposals)
 
+    open_days = candidate_dates(
+        today=today, cycle_days=cycle_days, calendar=calendar, first_candidate=None
+    )
+    average = average_load_over(calendar, open_days)
+
     def scored(anchor: dt.date) -> AnchorProposal | None:
-        """A date the optimizer did not offer, scored the same way (None: cannot be planned;
-        the plan step says why)."""
+        """A date the optimizer did not offer, scored the same way, against the same average
+        load (None: cannot be planned; the plan step says why)."""
         try:
             return score_anchor(
                 today=today,
@@ -325,6 +335,7 @@ def anchor_options(
                 prescriptions=inputs.inputs,
                 preferences=preferences,
                 calendar=calendar,
+                average_load=average,
             )
         except AlignmentError:
             return None

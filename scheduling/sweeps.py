@@ -390,7 +390,12 @@ def _create_cycles(
         for cycle_id, anchor in zip(e.closed_cycle_ids, e.closed_cycle_anchors, strict=True)
     }
     reopened = _reopen_closed_slots(
-        {key: closed[key] for key in ((r[1], r[5]) for r in cycle_rows) if key in closed}, now
+        {
+            (r[1], r[5]): (closed[(r[1], r[5])], r[6], r[7], r[4])
+            for r in cycle_rows
+            if (r[1], r[5]) in closed
+        },
+        now,
     )
     inserted = bulk.insert_cycles(r for r in cycle_rows if (r[1], r[5]) not in reopened)
     cycle_ids = {**inserted, **reopened}
@@ -419,17 +424,14 @@ def _create_cycles(
     bulk.copy_items(r for r in rows if r[1] in new_cycles)
     bulk.insert_items(r for r in rows if r[1] not in new_cycles)
     recurring_rows = [
-        (
-            cycle_id,
-            plan_of[key[0]],
-            key[1],
-            prefill_on[key],
-            previous_anchors[key[0]],
-            next_anchors[key[0]],
-        )
+        (cycle_id, plan_of[key[0]], key[1], prefill_on[key], previous_anchors[key[0]])
         for key, cycle_id in cycle_ids.items()
     ]
-    written = bulk.insert_recurring_items(organization_id=organization_id, rows=recurring_rows)
+    written = bulk.insert_recurring_items(
+        organization_id=organization_id,
+        rows=recurring_rows,
+        read_by_python=[item.item_id for items in plan_items.values() for item in items],
+    )
     renewal = [
         cycle_ids[key]
         for key, entries in item_rows.items()
@@ -442,24 +444,26 @@ def _create_cycles(
 
 
 def _reopen_closed_slots(
-    closed: dict[tuple[int, dt.date], int], now: dt.datetime
+    candidates: dict[tuple[int, dt.date], tuple[int, dt.date, dt.date, int]], now: dt.datetime
 ) -> dict[tuple[int, dt.date], int]:
-    """Cycles on these (enrollment, anchor) slots closed by a pause or a re-plan come back."""
-    if closed:
+    """Cycles on these (enrollment, anchor) slots closed by a pause or a re-plan come back
+    with today's timing and plan: (enrollment, anchor) -> (cycle, prep day, pre-fill day,
+    plan). Returns the slots reopened here (one reopened meanwhile by someone else is not)."""
+    if not candidates:
+        return {}
+    ids = bulk.reopen_cycles(
+        organization_id=current_organization().pk,
+        rows=list(candidates.values()),
+        reopenable=services.REOPENABLE,
+        now=now,
+    )
+    if ids:
         CycleItem.objects.filter(
-            cycle_id__in=list(closed.values()),
+            cycle_id__in=ids,
             state__in=(ItemState.PLANNED, ItemState.SKIPPED),
             fill__isnull=True,
         ).delete()
-        SyncCycle.objects.filter(pk__in=list(closed.values())).update(
-            status=CycleStatus.SCHEDULED,
-            close_reason="",
-            closed_at=None,
-            status_changed_at=now,
-            prep_open=False,
-            contact_outcome="",
-        )
-    return closed
+    return {key: row[0] for key, row in candidates.items() if row[0] in ids}
 
 
 def _plan_drifting_items(drifting, keys, item_rows, pharmacy, today) -> None:

@@ -192,6 +192,22 @@ def test_holidays_are_closed_days():
     assert propose(calendar=calendar)[0].anchor_date == d(3, 7)
 
 
+def test_a_typed_date_on_a_closed_day_is_scored_with_a_caution():
+    calendar = PharmacyCalendar(closed_dates=frozenset({d(3, 20)}))
+    open_day = score_anchor(
+        today=TODAY, anchor_date=d(3, 20), cycle_days=30, prescriptions=patient()
+    )
+    closed = score_anchor(
+        today=TODAY,
+        anchor_date=d(3, 20),
+        cycle_days=30,
+        prescriptions=patient(),
+        calendar=calendar,
+    )
+    assert "The pharmacy is closed on Fri 3/20." in closed.cautions
+    assert closed.score == open_day.score + AnchorWeights().closed_future_anchor
+
+
 def test_pharmacy_load_spreads_anchors():
     # 20 patients already pick up on 3/7; the average over the 30 candidate days is 20/30.
     # 3/7: 6 + 0.5 x (20 - 0.667) = 15.67 -> it drops behind 3/8 and 3/9 (6 each).

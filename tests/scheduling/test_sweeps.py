@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import PrescriptionStatus
-from scheduling import bulk, services, sweeps
+from scheduling import bulk, selectors, services, sweeps
 from scheduling.models import (
     CycleEvent,
     CycleItem,
@@ -568,6 +568,10 @@ def test_the_cycle_sweep_brings_back_a_cycle_closed_by_a_pause(maple, maple_pati
         services.enrollment_resume(enrollment=enrollment, actor=maple.pharmacist)
         cycle = SyncCycle.objects.get()
         assert (cycle.status, cycle.close_reason) == (CycleStatus.CLOSED, "paused")
+        # While it was paused the pharmacy moved its pre-fill to two days before the anchor.
+        timing = selectors.sync_settings_for(maple.pharmacies[0])
+        timing.prefill_days = 2
+        timing.save()
     first = run(organization, sweeps.cycles_ensure_upcoming, at(2026, 3, 4, 15))
     assert first.cycles == 1
     after_one = snapshot(organization)
@@ -577,6 +581,10 @@ def test_the_cycle_sweep_brings_back_a_cycle_closed_by_a_pause(maple, maple_pati
         assert SyncCycle.objects.count() == 1  # the same slot, reopened
         cycle.refresh_from_db()
         assert (cycle.status, cycle.close_reason) == (CycleStatus.SCHEDULED, "")
+        assert cycle.prefill_due_on == dt.date(2026, 3, 10)  # today's timing, not the old one
+        assert set(
+            cycle.items.filter(fill_date=dt.date(2026, 3, 12)).values_list("queue_from", flat=True)
+        ) == {dt.date(2026, 3, 10)}
         # The plan again: the aligning short fill on 3/5, then both full fills on the anchor.
         assert sorted(
             cycle.items.filter(state=ItemState.PLANNED).values_list("fill_date", "kind")
