@@ -198,13 +198,18 @@ def test_the_prep_worklist_lists_due_calls_and_records_the_outcome(client, login
     assert synced.patient.last_name not in client.get("/sync/prep/").content.decode()
 
 
-def test_side_effects_reported_at_the_prep_call_reach_the_pharmacist(client, login, maple, frozen):
+def prep_due_cycle(maple, frozen) -> SyncCycle:
+    """An enrolled patient's cycle on the prep worklist: anchor Thu 3/12, today 3/5."""
     pharmacy = maple.pharmacies[0]
     enroll(pharmacy, patient_due(pharmacy, 5, 12), anchor=dt.date(2026, 3, 12))
     frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
     with tenant_scope(maple.organization):
         sweeps.cycles_open_prep()
-        cycle = SyncCycle.objects.get()
+        return SyncCycle.objects.get()
+
+
+def test_side_effects_reported_at_the_prep_call_reach_the_pharmacist(client, login, maple, frozen):
+    cycle = prep_due_cycle(maple, frozen)
     login(maple.pharmacist)
     answers = {
         "channel": "phone",
@@ -234,12 +239,7 @@ def test_side_effects_reported_at_the_prep_call_reach_the_pharmacist(client, log
 
 
 def test_a_prep_outcome_with_questions_unanswered_is_refused(client, login, maple, frozen):
-    pharmacy = maple.pharmacies[0]
-    enroll(pharmacy, patient_due(pharmacy, 5, 12), anchor=dt.date(2026, 3, 12))
-    frozen.move_to(dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
-    with tenant_scope(maple.organization):
-        sweeps.cycles_open_prep()
-        cycle = SyncCycle.objects.get()
+    cycle = prep_due_cycle(maple, frozen)
     login(maple.pharmacist)
     response = client.post(
         f"/sync/cycles/{cycle.public_id}/prep-contact/",
