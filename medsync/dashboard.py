@@ -8,27 +8,15 @@ A card is a function (request) -> dict | None with "title", "lines" (list of
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from medsync.registry import Registry
 
-@dataclass(frozen=True)
-class Card:
-    name: str
-    order: int
-    render: Callable
-
-
-_CARDS: dict[str, Card] = {}
+dashboard_cards = Registry("dashboard card")
 
 
 def register_dashboard_card(name: str, render: Callable, *, order: int = 50) -> None:
-    _CARDS[name] = Card(name, order, render)
+    dashboard_cards.register(name, render, order=order)
 
 
 def cards_for(request) -> list[dict]:
-    rendered = []
-    for card in sorted(_CARDS.values(), key=lambda c: (c.order, c.name)):
-        content = card.render(request)
-        if content:
-            rendered.append({"name": card.name, **content})
-    return rendered
+    return dashboard_cards.render_all(request)

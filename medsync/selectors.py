@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from medsync.models import AuditEvent, Membership, Organization, Pharmacy, User
+from medsync.models import AuditEvent, Membership, Pharmacy, User
 from medsync.tenancy import scopes_disabled
 
 
@@ -34,13 +34,33 @@ def choose_membership(
 
 
 def pharmacies_visible_to(membership: Membership) -> QuerySet[Pharmacy]:
-    """The pharmacies of the active tenant that this member may see."""
+    """The active pharmacies of the tenant that this member may see: the one visibility rule.
+
+    A member limited to some pharmacies sees those (while active); everyone else sees every
+    active pharmacy of the organization. Every app limits its rows through
+    `limit_to_visible_pharmacies`, which reads this, so the rule cannot drift.
+    """
     pharmacies = Pharmacy.objects.filter(is_active=True).order_by("name")
     if membership.limited_to_pharmacies:
         pharmacies = pharmacies.filter(
             pk__in=membership.membershippharmacy_set.values("pharmacy_id")
         )
     return pharmacies
+
+
+def limit_to_visible_pharmacies(
+    queryset: QuerySet, membership: Membership | None, pharmacy_field: str = "pharmacy"
+) -> QuerySet:
+    """`queryset` cut to rows whose `pharmacy_field` is a pharmacy the member may see.
+
+    Organization-wide members (and jobs, which act for no member: `membership=None`) see
+    every row of the tenant. A limited member sees rows of their active pharmacies; the
+    limit is a subquery, so it costs no extra query.
+    """
+    if membership is None or not membership.limited_to_pharmacies:
+        return queryset
+    visible = pharmacies_visible_to(membership).order_by().values("pk")
+    return queryset.filter(**{f"{pharmacy_field}__in": visible})
 
 
 def members_of_organization() -> QuerySet[Membership]:
@@ -52,7 +72,3 @@ def audit_events(*, action_prefix: str = "") -> QuerySet[AuditEvent]:
     if action_prefix:
         events = events.filter(action__startswith=action_prefix)
     return events
-
-
-def organization_by_public_id(public_id: str) -> Organization | None:
-    return Organization.objects.filter(public_id=public_id, is_active=True).first()

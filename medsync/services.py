@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +23,17 @@ from medsync.tenancy import _current_organization, tenant_scope
 TOKEN_PREFIX = "msy_"  # noqa: S105 - a public marker, not a secret
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event of a bulk write: what happened to which object (the rest comes from context)."""
+
+    action: str
+    target: models.Model | None = None
+    object_type: str = ""
+    object_id: str = ""
+    metadata: dict | None = None
+
+
 def audit_record(
     *,
     action: str,
@@ -32,23 +45,57 @@ def audit_record(
     metadata: dict | None = None,
 ) -> AuditEvent:
     """Append one audit event. The tenant, request id and client IP come from context."""
+    return AuditEvent.objects.create(
+        **_audit_fields(
+            AuditEntry(action, target, object_type, object_id, metadata),
+            actor=actor,
+            organization=organization,
+        )
+    )
+
+
+def audit_record_many(
+    entries: Iterable[AuditEntry],
+    *,
+    actor: User | None = None,
+    organization: Organization | None = None,
+    batch_size: int = 1000,
+) -> int:
+    """Append many audit events in bulk INSERTs (one per `batch_size`); returns how many.
+
+    The same fields as `audit_record` writes, so a list view or an import that touches many
+    patients is audited row by row at the cost of one statement.
+    """
+    now = timezone.now()
+    events = [
+        AuditEvent(occurred_at=now, **_audit_fields(entry, actor=actor, organization=organization))
+        for entry in entries
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=batch_size)
+    return len(events)
+
+
+def _audit_fields(
+    entry: AuditEntry, *, actor: User | None, organization: Organization | None
+) -> dict:
     if organization is None:
         organization = _current_organization.get()
-    if target is not None:
-        object_type = object_type or target._meta.label_lower
-        object_id = object_id or str(getattr(target, "public_id", "") or "")
+    object_type, object_id = entry.object_type, entry.object_id
+    if entry.target is not None:
+        object_type = object_type or entry.target._meta.label_lower
+        object_id = object_id or str(getattr(entry.target, "public_id", "") or "")
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    return AuditEvent.objects.create(
-        organization=organization,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        ip_address=request_context.current_client_ip(),
-        request_id=request_context.current_request_id() or "",
-        metadata=metadata or {},
-    )
+    return {
+        "organization": organization,
+        "actor": actor,
+        "action": entry.action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "ip_address": request_context.current_client_ip(),
+        "request_id": request_context.current_request_id() or "",
+        "metadata": entry.metadata or {},
+    }
 
 
 @transaction.atomic

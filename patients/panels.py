@@ -8,27 +8,15 @@ returning {"title", "template", "context"}; None hides it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from medsync.registry import Registry
 
-@dataclass(frozen=True)
-class Panel:
-    name: str
-    order: int
-    render: Callable
-
-
-_PANELS: dict[str, Panel] = {}
+patient_panels = Registry("patient panel")
 
 
 def register_patient_panel(name: str, render: Callable, *, order: int = 50) -> None:
-    _PANELS[name] = Panel(name, order, render)
+    patient_panels.register(name, render, order=order)
 
 
 def panels_for(request, patient) -> list[dict]:
-    rendered = []
-    for panel in sorted(_PANELS.values(), key=lambda p: (p.order, p.name)):
-        section = panel.render(request, patient)
-        if section:
-            rendered.append({"name": panel.name, **section})
-    return rendered
+    return patient_panels.render_all(request, patient)
