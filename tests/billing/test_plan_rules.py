@@ -13,7 +13,7 @@ from billing.services import BillingError, plan_rule_create, plan_rule_delete, p
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import PlanType
-from tests.patients.factories import CoverageFactory, PatientFactory
+from tests.factories import CoverageFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 

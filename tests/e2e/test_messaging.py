@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from medsync.tenancy import tenant_scope
 from messaging import services
 from messaging.models import Conversation, Direction, Message, MessageKind
-from tests.messaging.factories import PatientFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -50,7 +50,7 @@ def test_a_pharmacist_imports_files_previews_confirms_and_finds_the_patient(
 
 
 def test_a_pharmacist_reconciles_a_prescription_in_place(page, maple, log_in):
-    from tests.patients.factories import DrugFactory, PatientFactory, PrescriptionFactory
+    from tests.factories import DrugFactory, PatientFactory, PrescriptionFactory
 
     patient = PatientFactory(
         organization=maple.organization, first_name="Ada", last_name="Lovelace"

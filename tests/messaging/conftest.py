@@ -13,7 +13,7 @@ import pytest
 from medsync.tenancy import tenant_scope
 from messaging import registry, services
 from messaging.gateways import reset_gateway_cache
-from tests.messaging.factories import PatientFactory
+from tests.factories import PatientFactory
 from tests.worker import ROOT
 
 MAPLE_SMS = "+16085550100"

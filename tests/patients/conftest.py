@@ -1,6 +1,6 @@
 import pytest
 
-from tests.patients.factories import (
+from tests.factories import (
     CoverageFactory,
     DrugFactory,
     FillFactory,

@@ -4,7 +4,7 @@ from django_scopes import scopes_disabled
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import Fill, Patient, Prescription
-from tests.patients.factories import PatientFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -222,7 +222,7 @@ def test_drug_catalog_is_read_only_and_searchable_by_ndc(api_client_for, maple, 
 def test_lists_cost_a_fixed_number_of_queries(
     api_client_for, maple, ada, django_assert_max_num_queries
 ):
-    from tests.patients.factories import FillFactory, PrescriptionFactory
+    from tests.factories import FillFactory, PrescriptionFactory
 
     client = api_client_for(maple.pharmacist)
     with django_assert_max_num_queries(10):

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.patients.factories import PatientFactory, PrescriptionFactory
+from tests.factories import PatientFactory, PrescriptionFactory
 
 pytestmark = pytest.mark.django_db
 

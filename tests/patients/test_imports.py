@@ -12,8 +12,7 @@ from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.imports import ImportFileInput, run_import
 from patients.models import Coverage, Fill, Household, Patient, Prescriber, Prescription
-from tests.factories import valid_npi
-from tests.patients.factories import DrugFactory
+from tests.factories import DrugFactory, valid_npi
 
 TODAY = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 

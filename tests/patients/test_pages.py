@@ -4,7 +4,7 @@ from django_scopes import scopes_disabled
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import Prescription
-from tests.patients.factories import DrugFactory, FillFactory, PatientFactory, PrescriptionFactory
+from tests.factories import DrugFactory, FillFactory, PatientFactory, PrescriptionFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django_scopes import scopes_disabled
 
 from medsync.models import AuditEvent
 from scheduling.models import SyncEnrollment
-from tests.patients.factories import (
+from tests.factories import (
     DrugFactory,
     FillFactory,
     PatientFactory,

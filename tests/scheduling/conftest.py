@@ -10,10 +10,10 @@ import pytest
 
 from medsync.tenancy import tenant_scope
 from scheduling import services
-from tests.scheduling.factories import (
-    SyncCoverageFactory,
-    SyncFillFactory,
-    SyncPatientFactory,
+from tests.factories import (
+    CoverageFactory,
+    FillFactory,
+    PatientFactory,
     SyncPrescriptionFactory,
 )
 
@@ -36,10 +36,8 @@ def make_patient(
 ) -> SyncPatient:
     """A patient of `pharmacy` with one synced Rx per due date (last fill = due - 30 days)."""
     organization = pharmacy.organization
-    patient = SyncPatientFactory(
-        organization=organization, home_pharmacy=pharmacy, **patient_fields
-    )
-    coverage = SyncCoverageFactory(
+    patient = PatientFactory(organization=organization, home_pharmacy=pharmacy, **patient_fields)
+    coverage = CoverageFactory(
         patient=patient,
         copay_amount=copay if coinsurance is None else None,
         coinsurance_percent=coinsurance,
@@ -47,7 +45,7 @@ def make_patient(
     prescriptions = []
     for due in due_dates:
         rx = SyncPrescriptionFactory(patient=patient, pharmacy=pharmacy, coverage=coverage)
-        SyncFillFactory(
+        FillFactory(
             prescription=rx,
             fill_date=due - dt.timedelta(days=days_supply),
             days_supply=days_supply,

@@ -29,13 +29,13 @@ from scheduling.models import (
     SyncPlanItem,
     SyncSettings,
 )
-from tests.scheduling.conftest import enroll, make_patient
-from tests.scheduling.factories import (
+from tests.factories import (
+    CoverageFactory,
+    FillFactory,
     InhalerFactory,
-    SyncCoverageFactory,
-    SyncFillFactory,
     SyncPrescriptionFactory,
 )
+from tests.scheduling.conftest import enroll, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,7 @@ def test_an_inhaler_is_never_split_and_drifts_off_the_anchor(maple):
         quantity_per_fill=Decimal("200"),
         days_supply=25,
     )
-    SyncFillFactory(
+    FillFactory(
         prescription=inhaler, fill_date=D(2026, 2, 20), quantity=Decimal("200"), days_supply=25
     )
     synced.prescriptions.append(inhaler)
@@ -400,7 +400,7 @@ def test_a_second_coverage_does_not_confuse_pricing(maple):
     """Prescriptions bill to their own coverage: a second plan on file changes nothing."""
     pharmacy = maple.pharmacies[0]
     synced = make_patient(pharmacy, due_dates=[D(2026, 3, 5), D(2026, 3, 20)])
-    SyncCoverageFactory(patient=synced.patient, priority=2, copay_amount=Decimal("99.00"))
+    CoverageFactory(patient=synced.patient, priority=2, copay_amount=Decimal("99.00"))
     enroll(pharmacy, synced, anchor=D(2026, 3, 20))
     short = items_by_rx(maple.organization)[(synced.prescriptions[0].pk, D(2026, 3, 5))]
     assert short.patient_pay == Decimal("5.00")

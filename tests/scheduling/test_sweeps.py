@@ -30,8 +30,8 @@ from scheduling.models import (
     SyncPlanItem,
     SyncSettings,
 )
+from tests.factories import SyncPrescriptionFactory
 from tests.scheduling.conftest import enroll, make_patient
-from tests.scheduling.factories import SyncPrescriptionFactory
 
 pytestmark = pytest.mark.django_db
 

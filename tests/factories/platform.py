@@ -1,4 +1,4 @@
-"""factory_boy factories for the platform core."""
+"""Platform core: users, organizations, pharmacies, memberships."""
 
 from __future__ import annotations
 

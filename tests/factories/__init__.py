@@ -1,0 +1,39 @@
+"""The one set of factory_boy factories every test and benchmark builds rows with."""
+
+from tests.factories.platform import (
+    TEST_PASSWORD,
+    MembershipFactory,
+    OrganizationFactory,
+    PharmacyFactory,
+    UserFactory,
+    valid_npi,
+)
+from tests.factories.records import (
+    CoverageFactory,
+    DrugFactory,
+    FillFactory,
+    InhalerFactory,
+    PatientFactory,
+    PrescriberFactory,
+    PrescriptionFactory,
+    SyncDrugFactory,
+    SyncPrescriptionFactory,
+)
+
+__all__ = [
+    "TEST_PASSWORD",
+    "CoverageFactory",
+    "DrugFactory",
+    "FillFactory",
+    "InhalerFactory",
+    "MembershipFactory",
+    "OrganizationFactory",
+    "PatientFactory",
+    "PharmacyFactory",
+    "PrescriberFactory",
+    "PrescriptionFactory",
+    "SyncDrugFactory",
+    "SyncPrescriptionFactory",
+    "UserFactory",
+    "valid_npi",
+]
