@@ -360,8 +360,11 @@ MESSAGING_CLAIM_TIMEOUT_SECONDS = environment.read_positive_int(
 )
 # One dispatch task sends for at most this long, then queues its own continuation.
 MESSAGING_BATCH_SECONDS = environment.read_positive_int("MESSAGING_BATCH_SECONDS", 50)
-# Console gateway only: pretend each send takes this long (tests of a killed worker).
-MESSAGING_CONSOLE_DELAY_MS = environment.read("MESSAGING_CONSOLE_DELAY_MS", environment.env.int, 0)
+# Console gateway only: a text to this number is stored, then the send never returns, as
+# when a provider took a text but its answer was lost (tests kill a worker stuck there).
+MESSAGING_CONSOLE_HOLD_NUMBER = environment.read(
+    "MESSAGING_CONSOLE_HOLD_NUMBER", environment.env.str, ""
+)
 # Used when a patient has no home pharmacy and the organization no pharmacy.
 MESSAGING_DEFAULT_TIME_ZONE = environment.read_timezone(
     "MESSAGING_DEFAULT_TIME_ZONE", "America/Chicago"

@@ -92,9 +92,6 @@ class ConsoleGateway(SmsGateway):
         if text.to in CONSOLE_MAGIC_ERRORS:
             code, message = CONSOLE_MAGIC_ERRORS[text.to]
             raise PermanentGatewayError(message, code=code)
-        delay = settings.MESSAGING_CONSOLE_DELAY_MS
-        if delay:
-            time.sleep(delay / 1000)
         sid = "SMconsole" + uuid.uuid4().hex
         ConsoleOutbox.objects.create(
             provider_sid=sid,
@@ -105,6 +102,12 @@ class ConsoleGateway(SmsGateway):
             status_callback=text.status_callback,
         )
         logger.info("Console SMS %s to %s (%d characters)", sid, mask(text.to), len(text.body))
+        if (
+            settings.MESSAGING_CONSOLE_HOLD_NUMBER
+            and text.to == settings.MESSAGING_CONSOLE_HOLD_NUMBER
+        ):
+            while True:  # the provider has the text; its answer never comes back
+                time.sleep(60)
         return SendResult(provider_sid=sid, status="sent")
 
     def find_sent(self, text: OutgoingText, *, since: datetime) -> SendResult | None:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 
 from medsync.tenancy import tenant_scope
 from messaging import registry, services
 from messaging.gateways import reset_gateway_cache
 from tests.factories import PatientFactory
-from tests.worker import ROOT
 
 MAPLE_SMS = "+16085550100"
 MAPLE_ELM_SMS = "+16085550101"
@@ -30,7 +23,7 @@ def _messaging_defaults(settings):
     settings.MESSAGING_PUBLIC_BASE_URL = ""
     settings.TWILIO_ACCOUNT_SID = ""
     settings.TWILIO_AUTH_TOKEN = ""
-    settings.MESSAGING_CONSOLE_DELAY_MS = 0
+    settings.MESSAGING_CONSOLE_HOLD_NUMBER = ""
     settings.MESSAGING_SIMULATOR_ENABLED = True
     reset_gateway_cache()
     saved = (list(registry._reply_handlers), list(registry._open_prep_checks))
@@ -111,64 +104,3 @@ def any_hour():
         return patient
 
     return _set
-
-
-def start_worker(queue: str, **env_overrides) -> subprocess.Popen:
-    """A separate `celery worker` in its own process group (so a test may SIGKILL it)."""
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}"
-        ),
-        "REDIS_URL": settings.REDIS_URL,
-        "MEDSYNC_TESTING": "1",
-        "DEBUG": "false",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        **env_overrides,
-    }
-    log_path = ROOT / "test-artifacts" / f"celery-worker-{queue}-{time.monotonic_ns()}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "medsync",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            queue,
-            "--hostname",
-            f"{queue}-{time.monotonic_ns()}@localhost",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    process.log = log
-    return process
-
-
-def stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    process.log.close()
