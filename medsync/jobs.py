@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from celery.contrib.django.task import DjangoTask
 from django.db import InterfaceError, OperationalError
 
@@ -49,8 +50,14 @@ class TenantTask(DjangoTask):
             return super().__call__(*args, organization_id=organization_id, **kwargs)
 
 
-def enqueue_for_organization(task: TenantTask, organization: Organization, **kwargs) -> None:
-    """Queue a tenant job once the current transaction commits; never on rollback."""
+def enqueue_for_organization(task: TenantTask | str, organization: Organization, **kwargs) -> None:
+    """Queue a tenant job once the current transaction commits; never on rollback.
+
+    Services pass the task's registered name ("patients.import_apply"), so a services
+    module never imports its app's tasks module, which imports the services (no circle).
+    """
+    if isinstance(task, str):
+        task = current_app.tasks[task]
     task.delay_on_commit(organization_id=str(organization.public_id), **kwargs)
 
 

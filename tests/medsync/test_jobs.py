@@ -31,6 +31,16 @@ def test_a_task_in_the_worker_enters_the_right_tenant(celery_worker_process, map
     assert event.metadata["scope_organization"] == str(maple.organization.public_id)
 
 
+def test_a_task_queued_by_its_registered_name_runs_in_the_right_tenant(
+    celery_worker_process, maple, birch
+):
+    with transaction.atomic():
+        enqueue_for_organization(record_visible_pharmacies.name, birch.organization, label="named")
+    [event] = wait_until(lambda: seen_events(metadata__label="named"))
+    assert event.organization == birch.organization
+    assert event.metadata["names"] == ["Birch Rx"]
+
+
 def test_two_organizations_back_to_back_never_see_each_other(celery_worker_process, maple, birch):
     for n in range(3):  # interleaved, one worker process reusing its connection
         enqueue_for_organization(record_visible_pharmacies, maple.organization, label=f"m{n}")
