@@ -19,7 +19,7 @@ from medsync.api.base import TenantAPIView, TenantReadOnlyViewSet
 from medsync.roles import Perm
 from patients.models import Patient, PrescriptionStatus, SyncDecision
 from patients.services import patient_viewed
-from scheduling import selectors, services
+from scheduling import cycle_rows, selectors, services
 from scheduling.dates import next_anchor_on_or_after
 from scheduling.models import (
     CYCLE_LENGTHS,
@@ -247,7 +247,7 @@ def plan_as_json(preview: selectors.PlanPreview) -> dict:
     items = []
     for row in preview.rows:
         rx, rx_plan = row.prescription, row.plan
-        rows = services.plan_fill_rows(rx_plan, rx, plan.cycle_days)
+        rows = cycle_rows.plan_fill_rows(rx_plan, rx, plan.cycle_days)
         first = rows[0]
         items.append(
             {
@@ -260,7 +260,7 @@ def plan_as_json(preview: selectors.PlanPreview) -> dict:
                 "kind": first["kind"],
                 "scc_codes": first["scc_codes"],
                 "patient_pay": first["patient_pay"],
-                "warnings": services.jsonable([w.as_dict() for w in rx_plan.warnings]),
+                "warnings": cycle_rows.jsonable([w.as_dict() for w in rx_plan.warnings]),
                 "fills": rows,
             }
         )

@@ -48,7 +48,6 @@ DEFAULT_PREP_DAYS = 7  # APhA: contact 3-7 days ahead ("about a week prior")
 DEFAULT_PREFILL_DAYS = 3  # vendors: ready three days early
 DEFAULT_MISSED_AFTER_DAYS = 1  # a cycle not picked up by the day after its anchor
 DEFAULT_RTS_WARNING_DAYS = 3  # warn this many days before the return-to-stock deadline
-DEFAULT_RTS_DAYS = 10  # DOMAIN 5: strictest payers; billing's plan rules override it
 
 
 class Weekday(models.IntegerChoices):
@@ -408,15 +407,7 @@ class CycleStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-# Cycles still ahead of their pickup: a re-plan may rebuild their items.
-CYCLE_NOT_YET_FILLING = (CycleStatus.SCHEDULED, CycleStatus.PREP_DUE, CycleStatus.CONTACTED)
-CYCLE_OPEN = (
-    *CYCLE_NOT_YET_FILLING,
-    CycleStatus.FILLING,
-    CycleStatus.READY,
-    CycleStatus.PARTLY_PICKED_UP,
-    CycleStatus.MISSED,
-)
+# Which statuses count as open, not yet filling, ...: scheduling/states.py.
 
 
 class ContactOutcome(models.TextChoices):
@@ -554,8 +545,7 @@ class ItemState(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
-ITEM_IN_QUEUE = (ItemState.PLANNED, ItemState.BILLED, ItemState.FILLED, ItemState.FLAGGED)
-ITEM_DONE = (ItemState.PICKED_UP, ItemState.RETURNED, ItemState.SKIPPED)
+# Which states count as in the queue, done, ...: scheduling/states.py.
 
 
 class FlagReason(models.TextChoices):

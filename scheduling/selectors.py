@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from medsync.models import Membership, Pharmacy
+from medsync.selectors import limit_to_visible_pharmacies
 from patients.models import (
+    Fill,
     Patient,
     Prescription,
     PrescriptionStatus,
@@ -36,8 +39,6 @@ from scheduling.dates import CycleTiming, local_today, next_anchor_on_or_after
 from scheduling.exceptions import NotFoundInTenant, SchedulingError
 from scheduling.models import (
     CYCLE_LENGTHS,
-    CYCLE_OPEN,
-    ITEM_IN_QUEUE,
     OPEN_ENROLLMENT_STATUSES,
     CycleItem,
     CycleStatus,
@@ -53,6 +54,7 @@ from scheduling.models import (
     SyncSettings,
     TaskStatus,
 )
+from scheduling.states import CYCLE_OPEN, CYCLE_PREP_ANSWERABLE, ITEM_IN_QUEUE
 
 # --- Settings and calendars -----------------------------------------------------------------
 
@@ -87,20 +89,6 @@ def pharmacies_with_settings() -> list[tuple[Pharmacy, SyncSettings]]:
 
 def pharmacy_today(pharmacy: Pharmacy, now: dt.datetime | None = None) -> dt.date:
     return local_today(pharmacy.time_zone, now)
-
-
-def visible_pharmacy_ids(membership: Membership | None) -> list[int] | None:
-    """None: every pharmacy of the tenant; else the ids the member is limited to."""
-    if membership is None or not membership.limited_to_pharmacies:
-        return None
-    return list(membership.membershippharmacy_set.values_list("pharmacy_id", flat=True))
-
-
-def _limit_to_pharmacies(queryset: QuerySet, membership: Membership | None, field_name: str):
-    ids = visible_pharmacy_ids(membership)
-    if ids is None:
-        return queryset
-    return queryset.filter(**{f"{field_name}__in": ids})
 
 
 def anchor_load(
@@ -374,7 +362,7 @@ def enrollment_list(
     enrollments = SyncEnrollment.objects.select_related("patient", "pharmacy").order_by(
         "patient__last_name", "patient__first_name", "-created_at"
     )
-    enrollments = _limit_to_pharmacies(enrollments, membership, "pharmacy_id")
+    enrollments = limit_to_visible_pharmacies(enrollments, membership, "pharmacy")
     if status:
         enrollments = enrollments.filter(status=status)
     if pharmacy_public_id:
@@ -412,7 +400,7 @@ def cycle_list(
         )
         .order_by("anchor_date", "patient__last_name", "id")
     )
-    cycles = _limit_to_pharmacies(cycles, membership, "pharmacy_id")
+    cycles = limit_to_visible_pharmacies(cycles, membership, "pharmacy")
     if status:
         cycles = cycles.filter(status=status)
     if anchor_date:
@@ -434,7 +422,7 @@ def prep_worklist(
             )
         )
     )
-    cycles = _limit_to_pharmacies(cycles, membership, "pharmacy_id")
+    cycles = limit_to_visible_pharmacies(cycles, membership, "pharmacy")
     if scope == "upcoming":
         cycles = cycles.filter(
             status=CycleStatus.SCHEDULED,
@@ -443,8 +431,8 @@ def prep_worklist(
         )
     else:
         cycles = cycles.filter(
-            prep_open=True, status__in=CYCLE_OPEN, anchor_date__gte=today
-        ).exclude(status=CycleStatus.MISSED)
+            prep_open=True, status__in=CYCLE_PREP_ANSWERABLE, anchor_date__gte=today
+        )
     return cycles.prefetch_related(
         Prefetch(
             "items",
@@ -472,7 +460,7 @@ def fill_queue(*, membership: Membership | None = None, today: dt.date) -> dict[
         )
         .order_by("cycle__anchor_date", "cycle__patient__last_name", "cycle_id", "fill_date", "id")
     )
-    items = _limit_to_pharmacies(items, membership, "cycle__pharmacy_id")
+    items = limit_to_visible_pharmacies(items, membership, "cycle__pharmacy")
     sections: dict[str, list] = {"to_fill": [], "flagged": [], "to_verify": [], "ready": []}
     for item in items:
         if item.state == ItemState.FLAGGED:
@@ -490,14 +478,16 @@ def follow_up_tasks(*, membership: Membership | None = None) -> QuerySet[FollowU
     tasks = FollowUpTask.objects.filter(status=TaskStatus.OPEN).select_related(
         "patient", "cycle__pharmacy"
     )
-    return _limit_to_pharmacies(tasks, membership, "cycle__pharmacy_id").order_by("due_on", "id")
+    return limit_to_visible_pharmacies(tasks, membership, "cycle__pharmacy").order_by(
+        "due_on", "id"
+    )
 
 
 def replan_queue(*, membership: Membership | None = None) -> QuerySet[ReplanProposal]:
     proposals = ReplanProposal.objects.filter(status=ReplanStatus.PROPOSED).select_related(
         "patient", "enrollment__pharmacy"
     )
-    return _limit_to_pharmacies(proposals, membership, "enrollment__pharmacy_id").order_by(
+    return limit_to_visible_pharmacies(proposals, membership, "enrollment__pharmacy").order_by(
         "proposed_at"
     )
 
@@ -575,10 +565,10 @@ def patient_sync_panel(*, patient: Patient, now: dt.datetime | None = None) -> S
 
 
 def cycle_by_public_id(public_id, *, membership: Membership | None = None) -> SyncCycle:
-    cycles = _limit_to_pharmacies(
+    cycles = limit_to_visible_pharmacies(
         SyncCycle.objects.select_related("patient", "pharmacy", "enrollment"),
         membership,
-        "pharmacy_id",
+        "pharmacy",
     )
     cycle = cycles.filter(public_id=public_id).first()
     if cycle is None:
@@ -598,14 +588,61 @@ def cycle_items_by_public_ids(cycle: SyncCycle, public_ids: Sequence[str]) -> li
 
 
 def item_by_public_id(public_id, *, membership: Membership | None = None) -> CycleItem:
-    items = _limit_to_pharmacies(
+    items = limit_to_visible_pharmacies(
         CycleItem.objects.select_related(
             "cycle__patient", "cycle__pharmacy", "cycle__enrollment", "prescription__drug"
         ),
         membership,
-        "cycle__pharmacy_id",
+        "cycle__pharmacy",
     )
     item = items.filter(public_id=public_id).first()
     if item is None:
         raise NotFoundInTenant("No such fill.")
     return item
+
+
+def open_prep_cycle_for(patient: Patient, *, now: dt.datetime | None = None) -> SyncCycle | None:
+    """The cycle whose prep question a patient's text answers (soonest open anchor)."""
+    today_utc = (now or timezone.now()).date() - dt.timedelta(days=1)
+    return (
+        SyncCycle.objects.filter(
+            patient=patient,
+            prep_open=True,
+            status__in=CYCLE_PREP_ANSWERABLE,
+            anchor_date__gte=today_utc,
+        )
+        .select_related("enrollment", "pharmacy")
+        .order_by("anchor_date")
+        .first()
+    )
+
+
+def ever_filled(prescription_ids: Iterable[int]) -> set[int]:
+    """Of these prescriptions, those with any fill on record (the original counts as used)."""
+    ids = list(prescription_ids)
+    if not ids:
+        return set()
+    return set(
+        Fill.objects.filter(prescription_id__in=ids)
+        .order_by()
+        .values_list("prescription_id", flat=True)
+        .distinct()
+    )
+
+
+def synced_prescriptions(patient: Patient) -> list[Prescription]:
+    """The patient's active prescriptions decided into sync (what a re-plan aligns)."""
+    return list(
+        Prescription.objects.filter(
+            patient=patient,
+            status=PrescriptionStatus.ACTIVE,
+            sync_decision=SyncDecision.SYNCED,
+        ).select_related("drug", "coverage", "pharmacy")
+    )
+
+
+def default_replan_anchor(enrollment: SyncEnrollment, *, today: dt.date) -> dt.date:
+    """Keep the patient's pickup day: the next anchor of the schedule from tomorrow."""
+    return next_anchor_on_or_after(
+        enrollment.anchor_date, enrollment.cycle_days, today + dt.timedelta(days=1)
+    )

@@ -37,10 +37,10 @@ from medsync.services import audit_record
 from medsync.tenancy import current_organization
 from patients.models import Prescription, PrescriptionStatus, SyncDecision
 from scheduling import bulk, planning, selectors, services
+from scheduling import cycle_rows as engine
 from scheduling.alignment import AlignmentError, FillKind, align
 from scheduling.dates import CycleTiming, local_today, next_anchor_on_or_after
 from scheduling.models import (
-    CYCLE_OPEN,
     CloseReason,
     ContactChannel,
     ContactOutcome,
@@ -62,6 +62,7 @@ from scheduling.models import (
     SyncPlanItem,
     TaskKind,
 )
+from scheduling.states import CYCLE_OPEN, REOPENABLE
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ def cycles_ensure_upcoming(
                     organization_id=current_organization().pk,
                     pharmacy_id=pharmacy.pk,
                     today=today,
-                    reopenable=services.REOPENABLE,
+                    reopenable=REOPENABLE,
                     after_id=last_pk,
                     limit=limit,
                     partition=partition,
@@ -336,7 +337,7 @@ def _create_cycles(
         for item in plan_items.get(enrollment.pk, ()):
             if not item.rx_active:
                 continue  # stopped since the plan: replans_detect proposes the change
-            window = services.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
+            window = engine.cycle_item_rows(item, anchor=anchor, previous_anchor=previous)
             if window is None:
                 drifting[enrollment.patient_id].append(item)
                 continue
@@ -353,7 +354,7 @@ def _create_cycles(
                 ):
                     warnings = []  # plenty of refills, not expiring: nothing to check
                 else:
-                    warnings = services.with_renewal(
+                    warnings = engine.with_renewal(
                         planned,
                         item,
                         fill_date=fill_date or dt.date.fromisoformat(row["fill_date"]),
@@ -454,7 +455,7 @@ def _reopen_closed_slots(
     ids = bulk.reopen_cycles(
         organization_id=current_organization().pk,
         rows=list(candidates.values()),
-        reopenable=services.REOPENABLE,
+        reopenable=REOPENABLE,
         now=now,
     )
     if ids:
@@ -487,11 +488,11 @@ def _plan_drifting_items(drifting, keys, item_rows, pharmacy, today) -> None:
         by_id = {rx.pk: rx for rx in entry.prescriptions}
         next_anchor = anchor + dt.timedelta(days=days)
         for rx_plan in plan.items:
-            for row in services.plan_fill_rows(rx_plan, by_id[rx_plan.rx_id], days):
+            for row in engine.plan_fill_rows(rx_plan, by_id[rx_plan.rx_id], days):
                 if row["kind"] == FillKind.NOT_SYNCED:
                     continue
                 if dt.date.fromisoformat(row["fill_date"]) < next_anchor:
-                    warnings = services.jsonable([w.as_dict() for w in rx_plan.warnings])
+                    warnings = engine.jsonable([w.as_dict() for w in rx_plan.warnings])
                     item_rows[key].append((rx_plan.rx_id, row, warnings))
                     break
 
@@ -642,7 +643,7 @@ def _check_due_fills(attention: list[tuple], waiting: set[int], today, now) -> i
     if not attention:
         return 0
     organization_id = current_organization().pk
-    filled = services.ever_filled(row[2] for row in attention if row[5] == 0)
+    filled = selectors.ever_filled(row[2] for row in attention if row[5] == 0)
     renewal, inactive, replan, renewal_cycles = [], [], [], set()
     for item_id, cycle_id, rx_id, fill_date, status, remaining, authorized, expires in attention:
         if status != PrescriptionStatus.ACTIVE:

@@ -23,7 +23,7 @@ from medsync.roles import Perm, role_allows
 from medsync.selectors import pharmacies_visible_to
 from patients.models import SyncDecision
 from patients.services import patient_viewed
-from scheduling import selectors, services
+from scheduling import cycle_rows, selectors, services
 from scheduling.dates import local_today, next_anchor_on_or_after
 from scheduling.exceptions import NotFoundInTenant, SchedulingError
 from scheduling.models import (
@@ -408,7 +408,7 @@ def enroll_wizard(request, patient_id):
             )
             context["preview"] = preview
             context["plan_rows"] = [
-                (row, services.plan_fill_rows(row.plan, row.prescription, cycle_days))
+                (row, cycle_rows.plan_fill_rows(row.plan, row.prescription, cycle_days))
                 for row in preview.rows
             ]
             context["step"] = "plan"
@@ -560,7 +560,7 @@ def replan_list(request):
     page = Paginator(proposals, PAGE_SIZE).get_page(request.GET.get("page"))
     today = _today(request)
     rows = [
-        (proposal, services.default_replan_anchor(proposal.enrollment, today=today))
+        (proposal, selectors.default_replan_anchor(proposal.enrollment, today=today))
         for proposal in page.object_list
     ]
     return render(request, "scheduling/replan_list.html", {"page": page, "rows": rows})

@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import PrescriptionStatus
-from scheduling import bulk, selectors, services, sweeps
+from scheduling import bulk, cycle_rows, selectors, services, sweeps
+from scheduling.exceptions import SchedulingError
 from scheduling.models import (
     CycleEvent,
     CycleItem,
@@ -142,7 +143,7 @@ def test_the_cycle_sweep_costs_the_same_queries_per_batch_whatever_its_size(mapl
 def test_postgres_repeats_only_the_fills_python_would_plan_the_same_way(maple):
     """The cycle sweep leaves routine fills to PostgreSQL (bulk.ROUTINE_ITEM) and plans the
     rest in Python: both must agree on which is which, and each fill must come out as
-    services.cycle_item_rows and the renewal check would make it."""
+    cycle_rows.cycle_item_rows and the renewal check would make it."""
     pharmacy = maple.pharmacies[0]
     march_12, april_11, may_11 = dt.date(2026, 3, 12), dt.date(2026, 4, 11), dt.date(2026, 5, 11)
     with time_machine.travel(at(2026, 3, 2, 15), tick=False):
@@ -170,7 +171,7 @@ def test_postgres_repeats_only_the_fills_python_would_plan_the_same_way(maple):
         }
     assert left_to_python == {last_refill.pk, expiring.pk, stopped.pk, aligning.pk}
     # Python's own planning of the one left to PostgreSQL: the recurring full fill, no warning.
-    assert services.cycle_item_rows(
+    assert cycle_rows.cycle_item_rows(
         plan_items[routine.pk], anchor=april_11, previous_anchor=march_12
     ) == [
         {
@@ -370,7 +371,7 @@ def test_prefill_queues_the_fills_and_flags_missing_renewals(maple):
         # Not reached by phone before the pre-fill, and a renewal to chase.
         assert kinds == {"renewal_needed", "unreachable"}
         # Clearing the flag is refused until the prescriber renews.
-        with pytest.raises(services.SchedulingError, match="still has no refills"):
+        with pytest.raises(SchedulingError, match="still has no refills"):
             services.cycle_item_advance(item=flagged, actor=maple.pharmacist, action="unflag")
         last_refill.refills_remaining = 5
         last_refill.save()

@@ -380,7 +380,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _enrollment_fills(rx, *, first_anchor: dt.date) -> list[dict]:
-        """The fills an enrollment a cycle ago planned, as services._store_plan keeps them:
+        """The fills an enrollment a cycle ago planned, as services.plan_store keeps them:
         a short fill (SCC 47) up to the first anchor, then the full fill on it (SCC 48)."""
         if rx.days_supply != 30:  # the inhaler: one whole package, no short fill
             return [

@@ -1,0 +1,169 @@
+"""The prep contact: the structured answers of the call (or text) before each anchor."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from medsync.models import User
+from medsync.services import audit_record
+from scheduling.dates import local_today
+from scheduling.exceptions import SchedulingError
+from scheduling.models import (
+    ContactOutcome,
+    EventChannel,
+    EventKind,
+    FollowUpTask,
+    Fulfillment,
+    PrepContact,
+    ReplanProposal,
+    ReplanReason,
+    SyncCycle,
+    SyncEnrollment,
+    TaskKind,
+)
+from scheduling.services.cycles import cycle_event_record, validate_choice
+from scheduling.services.replans import replan_propose
+from scheduling.states import (
+    CYCLE_PREP_ANSWERABLE,
+    CYCLE_TRANSITIONS,
+)
+
+
+def _open_replan_for_contact(
+    cycle: SyncCycle, contact: PrepContact, *, actor: User | None, now: dt.datetime
+) -> ReplanProposal | None:
+    reasons = []
+    if contact.hospital_stay:
+        reasons.append(ReplanReason.HOSPITAL_STAY)
+    if contact.new_medications or contact.stopped_medications or contact.dose_changes:
+        reasons.append(ReplanReason.CHANGES_REPORTED)
+    if not reasons:
+        return None
+    details = [f"Prep call {now:%b %-d}: patient reported {', '.join(contact.reported_changes)}."]
+    if contact.notes:
+        details.append("See the prep call notes.")
+    return replan_propose(
+        enrollment=cycle.enrollment,
+        reasons=reasons,
+        details=details,
+        actor=actor,
+        now=now,
+        fingerprint_extra=str(contact.public_id),
+    )
+
+
+@transaction.atomic
+def prep_contact_record(
+    *,
+    cycle: SyncCycle,
+    actor: User | None,
+    channel: str,
+    outcome: str,
+    new_medications: bool | None = None,
+    stopped_medications: bool | None = None,
+    dose_changes: bool | None = None,
+    hospital_stay: bool | None = None,
+    side_effects: bool | None = None,
+    fulfillment: str = "",
+    notes: str = "",
+    now: dt.datetime | None = None,
+) -> PrepContact:
+    """The prep call's structured answers (DOMAIN 1, step 5). Changes open a re-plan."""
+    now = now or timezone.now()
+    validate_choice(channel, EventChannel, "channel", "how the patient was contacted")
+    validate_choice(outcome, ContactOutcome, "outcome", "the outcome")
+    if fulfillment:
+        validate_choice(fulfillment, Fulfillment, "fulfillment", "pickup or delivery")
+    cycle = (
+        SyncCycle.objects.select_for_update()
+        .select_related("enrollment", "pharmacy")
+        .get(pk=cycle.pk)
+    )
+    if cycle.status not in CYCLE_PREP_ANSWERABLE:
+        raise SchedulingError("This cycle is past its prep contact.")
+    answers = {
+        "new_medications": new_medications,
+        "stopped_medications": stopped_medications,
+        "dose_changes": dose_changes,
+        "hospital_stay": hospital_stay,
+        "side_effects": side_effects,
+    }
+    if outcome == ContactOutcome.UNREACHABLE:
+        answers = dict.fromkeys(answers)
+    else:
+        missing = [name for name, value in answers.items() if value is None]
+        if channel != EventChannel.SMS and missing:
+            raise SchedulingError(
+                "Ask every prep question (answer yes or no).",
+                fields={name: ["Yes or no."] for name in missing},
+            )
+        changes = any(
+            answers[name]
+            for name in ("new_medications", "stopped_medications", "dose_changes", "hospital_stay")
+        )
+        if outcome == ContactOutcome.CONFIRMED and changes:
+            raise SchedulingError(
+                "The patient reported changes: record the outcome as 'changes reported'.",
+                fields={"outcome": ["Changes were reported."]},
+            )
+    contact = PrepContact.objects.create(
+        cycle=cycle,
+        channel=channel,
+        outcome=outcome,
+        fulfillment=fulfillment,
+        notes=notes.strip(),
+        contacted_at=now,
+        contacted_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **answers,
+    )
+    if outcome == ContactOutcome.UNREACHABLE:
+        cycle_event_record(
+            cycle, EventKind.CONTACT_ATTEMPTED, now=now, channel=channel, actor=actor
+        )
+        cycle_event_record(cycle, EventKind.UNREACHABLE, now=now, channel=channel, actor=actor)
+        still_open = True
+    else:
+        cycle_event_record(cycle, EventKind.CONTACTED, now=now, channel=channel, actor=actor)
+        kind = (
+            EventKind.CONFIRMED
+            if outcome == ContactOutcome.CONFIRMED
+            else EventKind.CHANGES_REPORTED
+        )
+        cycle_event_record(cycle, kind, now=now, channel=channel, actor=actor)
+        # A text "X" tells us there are changes, not which: the call is still owed.
+        still_open = channel == EventChannel.SMS and outcome == ContactOutcome.CHANGES_REPORTED
+    fields = {"contact_outcome": outcome, "prep_open": still_open}
+    contacted = CYCLE_TRANSITIONS["contact"]
+    if cycle.status in contacted.sources:
+        fields.update(status=contacted.target, status_changed_at=now)
+    if outcome != ContactOutcome.UNREACHABLE:
+        fields["contacted_at"] = now
+    SyncCycle.objects.filter(pk=cycle.pk).update(**fields)
+    if fulfillment and fulfillment != cycle.enrollment.fulfillment:
+        SyncEnrollment.objects.filter(pk=cycle.enrollment_id).update(
+            fulfillment=fulfillment, updated_at=now
+        )
+    if outcome == ContactOutcome.CHANGES_REPORTED and channel != EventChannel.SMS:
+        _open_replan_for_contact(cycle, contact, actor=actor, now=now)
+    if contact.side_effects:
+        # Not a change to the plan, but the pharmacist must hear of it before the pickup.
+        FollowUpTask.objects.get_or_create(
+            cycle=cycle,
+            kind=TaskKind.SIDE_EFFECTS,
+            defaults={
+                "patient_id": cycle.patient_id,
+                "due_on": local_today(cycle.pharmacy.time_zone, now),
+                "detail": (notes.strip() or "Side effects reported at the prep call.")[:300],
+                "created_at": now,
+            },
+        )
+    audit_record(
+        action="scheduling.prep_contact.recorded",
+        actor=actor,
+        target=cycle,
+        metadata={"outcome": outcome, "channel": channel, "contact": str(contact.public_id)},
+    )
+    return contact
