@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DEBUG ?= true
 export DJANGO_SETTINGS_MODULE := medsync.settings
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-fast lint format bench clean
 
 # Reinstall when the lock files change; otherwise `install` is instant.
 $(VENV)/.installed: requirements.lock package.json package-lock.json
@@ -26,15 +26,23 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	@bin/run-dev
 
+# Everything CI runs: lint, the import contracts, every test (browser and real-worker included).
 test: install
 	@bin/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The loop to work in: every test but the browser and real-worker ones.
+test-fast: install
+	@bin/ensure-services
+	$(BIN)/pytest -m "not e2e and not celery_worker" -q $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
