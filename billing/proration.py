@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from uuid import UUID
@@ -457,8 +457,3 @@ def default_plan_rules(*, state: str, plan_kind: PlanKind | str) -> PlanRules:
         refill_too_soon_percent=None if plan_kind == PlanKind.CASH else 75,
         source=source,
     )
-
-
-def with_rules(rules: PlanRules, **changes) -> PlanRules:
-    """A copy of ``rules`` with some fields changed (dataclasses.replace, re-validated)."""
-    return replace(rules, **changes)

@@ -295,8 +295,8 @@ def pdc_for_class(
         days_in_period=days_in_period,
         days_covered=days_covered,
         pdc=_ratio(days_covered, days_in_period),
-        # exact: covered / days >= 0.80  <=>  5 * covered >= 4 * days
-        adherent=measurable and 5 * days_covered >= 4 * days_in_period,
+        # exact: Decimal("0.80") * an int is exact, so no rounding decides adherence
+        adherent=measurable and days_covered >= ADHERENCE_THRESHOLD * days_in_period,
         measurable=measurable,
         reason_if_not=reason,
         reason_code=reason_code,
