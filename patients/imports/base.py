@@ -1,0 +1,143 @@
+"""What every importer shares: the lookups of one run and the stage-then-write cycle.
+
+An importer parses each row into a ParsedRow, stages it against what exists (create,
+update or leave unchanged, counted in the FileResult) and, when the run applies, writes
+the staged rows in bulk. Nothing is written while rows are being checked.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from medsync.models import US_STATES, Organization, Pharmacy
+from patients.imports.parsers import cell
+from patients.imports.results import FileResult, RowRejected
+from patients.models import Patient
+
+BATCH_SIZE = 2000
+STATES = frozenset(code for code, _ in US_STATES)  # what a state column accepts
+
+
+class Context:
+    """What the importers look up, loaded once per run (a fixed number of queries)."""
+
+    def __init__(self, organization: Organization, apply: bool):
+        self.organization = organization
+        self.apply = apply
+        self.pharmacies = {p.ncpdp_id: p for p in Pharmacy.objects.all() if p.ncpdp_id}
+        self.only_pharmacy = next(iter(Pharmacy.objects.all()[:2]), None)
+        if Pharmacy.objects.count() != 1:
+            self.only_pharmacy = None
+        # Keys that an earlier file of this preview would create (preview only).
+        self.pending_mrns: set[str] = set()
+        self.pending_rx: set[tuple[int, str]] = set()
+        self._patients: dict[str, Patient] | None = None
+
+    def patients_by_mrn(self, refresh: bool = False) -> dict[str, Patient]:
+        """The organization's patients by MRN (read once; `refresh` after patients are written)."""
+        if self._patients is None or refresh:
+            self._patients = {p.mrn: p for p in Patient.objects.all()}
+        return self._patients
+
+    def pharmacy_for(self, row: dict) -> Pharmacy:
+        """The row's pharmacy (pharmacy_ncpdp), or the only one when the column is empty."""
+        ncpdp = cell(row, "pharmacy_ncpdp")
+        if ncpdp:
+            pharmacy = self.pharmacies.get(ncpdp)
+            if pharmacy is None:
+                raise RowRejected(f"pharmacy_ncpdp {ncpdp} is not one of your pharmacies.")
+            return pharmacy
+        if self.only_pharmacy is None:
+            raise RowRejected("pharmacy_ncpdp is empty and your organization has several.")
+        return self.only_pharmacy
+
+    def timezone_of(self, pharmacy: Pharmacy) -> zoneinfo.ZoneInfo:
+        """The pharmacy's time zone: times in its files are its local time."""
+        return zoneinfo.ZoneInfo(pharmacy.time_zone)
+
+
+@dataclass
+class ParsedRow:
+    """A checked row: its natural key, the model field values, and links made at write time.
+
+    `mrn`, `prescriber` and `new_household` name rows that may not exist yet while the file
+    is checked (a patient of this run, a new prescriber, a household first named here).
+    """
+
+    key: Hashable
+    values: dict
+    mrn: str = ""
+    prescriber: object | None = None
+    new_household: str = ""
+
+
+class Importer:
+    """One kind of file: parse and stage each row, then write the staged rows in bulk."""
+
+    kind: str
+    model: type
+    compare_fields: list[str]
+
+    def __init__(self, context: Context, result: FileResult):
+        self.context = context
+        self.result = result
+        self.creates: list = []
+        self.updates: list = []
+
+    def load(self) -> None:
+        """Read what the file's rows are matched against (a fixed number of queries)."""
+        raise NotImplementedError
+
+    def parse(self, line: int, row: dict) -> ParsedRow:
+        """Check one row completely; raise RowRejected saying why it cannot be imported."""
+        raise NotImplementedError
+
+    def existing(self, key):
+        """The stored record with this natural key, or None."""
+        raise NotImplementedError
+
+    def build(self, key, values: dict):
+        """A new (unsaved) record for a key that does not exist yet."""
+        raise NotImplementedError
+
+    def patient_id_of(self, instance) -> int | None:
+        """The patient a written record belongs to (for the audit), if any."""
+        return None
+
+    def remember_pending(self, key) -> None:
+        """Note a key this file creates, so a later file of a preview can refer to it."""
+
+    def stage(self, parsed: ParsedRow):
+        """Count the row as created, updated or unchanged and queue the write; return the record."""
+        key, values = parsed.key, parsed.values
+        current = self.existing(key)
+        if current is None:
+            self.result.created += 1
+            instance = self.build(key, values)
+            self.creates.append(instance)
+            self.remember_pending(key)
+            return instance
+        changed = [f for f in self.compare_fields if getattr(current, f) != values[f]]
+        if not changed:
+            self.result.unchanged += 1
+            return current
+        for name in changed:
+            setattr(current, name, values[name])
+        self.result.updated += 1
+        self.updates.append(current)
+        return current
+
+    def write(self, progress: Callable[[int], None]) -> None:
+        """Create and update the staged records in bulk, reporting rows written."""
+        model = self.model
+        done = 0
+        for start in range(0, len(self.creates), BATCH_SIZE):
+            chunk = self.creates[start : start + BATCH_SIZE]
+            model.objects.bulk_create(chunk, batch_size=BATCH_SIZE)
+            done += len(chunk)
+            progress(done)
+        if self.updates:
+            model.objects.bulk_update(self.updates, self.compare_fields, batch_size=1000)
+            progress(done + len(self.updates))
