@@ -29,6 +29,7 @@ from messaging.models import (
     MessageTemplate,
 )
 from patients.models import Patient
+from patients.services import patient_viewed
 
 
 def _uuid_param(request, name: str) -> uuid.UUID | None:
@@ -133,12 +134,7 @@ class MessageViewSet(
                 patient = Patient.objects.filter(public_id=patient_id).first()
                 if patient is None:
                     raise NotFound()
-                audit_record(
-                    action="patients.patient.viewed",
-                    actor=request.user,
-                    target=patient,
-                    metadata={"via": "api.messages"},
-                )
+                patient_viewed(patient=patient, actor=request.user, via="api.messages")
             conversation_id = _uuid_param(request, "conversation")
             if conversation_id is not None:
                 conversation = selectors.conversation_for_member(
@@ -152,23 +148,18 @@ class MessageViewSet(
         state = request.query_params.get("status", "")
         if state and state not in MessageStatus.values:
             raise ValidationError({"status": [f"Use one of {', '.join(MessageStatus.values)}."]})
-        messages = selectors.messages_list(
-            patient=patient, conversation=conversation, direction=direction, status=state
+        return selectors.messages_list(
+            patient=patient,
+            conversation=conversation,
+            direction=direction,
+            status=state,
+            membership=request.membership,
         )
-        if request.membership.limited_to_pharmacies:
-            visible = selectors._visible(Conversation.objects.all(), request.membership)
-            messages = messages.filter(conversation__in=visible)
-        return messages
 
     def retrieve(self, request, *args, **kwargs):
         message = self.get_object()
         if message.patient is not None:
-            audit_record(
-                action="patients.patient.viewed",
-                actor=request.user,
-                target=message.patient,
-                metadata={"via": "api.message"},
-            )
+            patient_viewed(patient=message.patient, actor=request.user, via="api.message")
         return Response(MessageSerializer(message).data)
 
     @extend_schema(request=SendSerializer, responses={201: MessageSerializer})
@@ -188,10 +179,10 @@ class MessageViewSet(
                 raise NotFound()
             if not patient.phone:
                 raise ValidationError({"patient": ["The patient has no phone number."]})
-            conversation = services.conversation_for(
-                phone=patient.phone, pharmacy=services.sending_pharmacy(patient), patient=patient
+            conversation = services.conversation_get_or_create(
+                phone=patient.phone, pharmacy=selectors.sending_pharmacy(patient), patient=patient
             )
-        message = services.message_send_manual(
+        message = services.manual_message_send(
             conversation=conversation,
             body=values["body"],
             actor=request.user,
@@ -291,12 +282,7 @@ class ConversationViewSet(
     def retrieve(self, request, *args, **kwargs):
         conversation = self._conversation()
         if conversation.patient is not None:
-            audit_record(
-                action="patients.patient.viewed",
-                actor=request.user,
-                target=conversation.patient,
-                metadata={"via": "api.conversation"},
-            )
+            patient_viewed(patient=conversation.patient, actor=request.user, via="api.conversation")
         return Response(ConversationSerializer(conversation).data)
 
     @extend_schema(request=AssignSerializer, responses=ConversationSerializer)
@@ -344,7 +330,7 @@ class ConversationViewSet(
         conversation = self._conversation()
         data = ReplySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = services.message_send_manual(
+        message = services.manual_message_send(
             conversation=conversation, actor=request.user, **data.validated_data
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
@@ -362,7 +348,7 @@ class TemplateSerializer(serializers.Serializer):
 
 def _template_row(kind: str, language: str, template: MessageTemplate | None) -> dict:
     body = template.body if template else DEFAULT_TEMPLATES[(kind, language)]
-    check = services.template_check(kind=kind, language=language, body=body)
+    check = selectors.template_check(kind=kind, language=language, body=body)
     return {
         "id": template.public_id if template else None,
         "kind": str(kind),
@@ -432,7 +418,7 @@ class TemplateViewSet(TenantAPIMixin, viewsets.ViewSet):
         data = TemplateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        check = services.template_check(
+        check = selectors.template_check(
             kind=values["kind"], language=values["language"], body=values["body"]
         )
         return Response(

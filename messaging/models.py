@@ -51,17 +51,6 @@ AUTOMATED_KINDS = frozenset(
         MessageKind.RTS_WARNING,
     }
 )
-# Replies to a keyword the patient just sent: allowed even right after STOP (one
-# confirmation), never limited, not held for quiet hours.
-KEYWORD_REPLY_KINDS = frozenset(
-    {
-        MessageKind.HELP_REPLY,
-        MessageKind.OPT_OUT_CONFIRMATION,
-        MessageKind.OPT_IN_CONFIRMATION,
-        MessageKind.CONFIRM_ACK,
-        MessageKind.CHANGE_ACK,
-    }
-)
 
 
 class Direction(models.TextChoices):

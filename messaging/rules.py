@@ -2,7 +2,9 @@
 
 - the send window (quiet hours) in the patient's local time, daylight saving included;
 - the healthcare-exemption limits (at most N automated texts a local day, M in any
-  7 consecutive local days) and the first day a new text fits;
+  7 consecutive local days), the first day a new text fits and the first moment it may go
+  (its send slot);
+- the back-off between attempts after a temporary gateway error;
 - keywords of inbound texts (STOP family, START, HELP, confirm, change);
 - template variables, rendering and validation (160 characters, no drug or condition).
 """
@@ -93,6 +95,61 @@ def limit_reason(day: date, counts: Mapping[date, int], *, daily: int, weekly: i
     return ""
 
 
+# Why a text waits for a later moment than asked (the values of the model's DeferReason).
+DEFER_QUIET_HOURS = "quiet_hours"
+
+
+@dataclass(frozen=True)
+class SendSlot:
+    """When an automated text may go: `due_at` (UTC), the local day it counts toward the
+    limits (`slot_date`), and why it waits past the moment asked for ('' when it does not)."""
+
+    due_at: datetime
+    slot_date: date
+    defer_reason: str
+
+
+def first_send_slot(
+    *,
+    start: datetime,
+    counts: Mapping[date, int],
+    tz: ZoneInfo,
+    window_start: time,
+    window_end: time,
+    daily: int,
+    weekly: int,
+) -> SendSlot:
+    """The first moment from `start` inside the patient's window on a day within the limits.
+
+    `counts`: automated texts already planned per local day (from a week before `start`).
+    """
+    start_day = start.astimezone(tz).date()
+    earliest = start_day
+    for _ in range(10):
+        day = first_fitting_day(earliest, counts, daily=daily, weekly=weekly)
+        due = earliest_on_day(day, start, tz, window_start, window_end)
+        if due.astimezone(tz).date() == day:
+            break
+        earliest = due.astimezone(tz).date()  # the window on `day` had already closed
+    if due <= start:
+        reason = ""
+    elif day > start_day:
+        reason = limit_reason(start_day, counts, daily=daily, weekly=weekly) or DEFER_QUIET_HOURS
+    else:
+        reason = DEFER_QUIET_HOURS
+    return SendSlot(due_at=due, slot_date=day, defer_reason=reason)
+
+
+# --- Retries ----------------------------------------------------------------------------------
+
+RETRY_BACKOFF_CAP_SECONDS = 3600
+
+
+def retry_backoff_seconds(attempts: int, *, base: float) -> float:
+    """How long to wait before attempt `attempts + 1`: doubling from `base`, at most an hour."""
+    return min(RETRY_BACKOFF_CAP_SECONDS, base * 2 ** max(0, attempts - 1))
+
+
 # --- Keywords ---------------------------------------------------------------------------------
 
 INTENT_OPT_OUT = "opt_out"
@@ -103,25 +160,29 @@ INTENT_CHANGE = "change"
 INTENT_NONE = ""
 
 # FCC 24-18 and CTIA: the STOP family, plus Spanish equivalents for our Spanish templates.
-STOP_WORDS = frozenset(
-    {
-        "stop",
-        "stopall",
-        "stop all",
-        "unsubscribe",
-        "cancel",
-        "end",
-        "quit",
-        "revoke",
-        "optout",
-        "opt out",
-        "opt-out",
-        "parar",
-        "alto",
-        "detener",
-        "baja",
-        "cancelar",
-    }
+# Spanish keywords: a text in these is answered in Spanish whatever the patient's language.
+SPANISH_STOP_WORDS = frozenset({"parar", "alto", "detener", "baja", "cancelar"})
+SPANISH_START_WORDS = frozenset({"si", "sí"})
+SPANISH_HELP_WORDS = frozenset({"ayuda"})
+SPANISH_KEYWORDS = SPANISH_STOP_WORDS | SPANISH_START_WORDS | SPANISH_HELP_WORDS
+# FCC 24-18 and CTIA: the STOP family, plus Spanish equivalents for our Spanish templates.
+STOP_WORDS = (
+    frozenset(
+        {
+            "stop",
+            "stopall",
+            "stop all",
+            "unsubscribe",
+            "cancel",
+            "end",
+            "quit",
+            "revoke",
+            "optout",
+            "opt out",
+            "opt-out",
+        }
+    )
+    | SPANISH_STOP_WORDS
 )
 # "Any reasonable wording" (FCC 24-18): clear requests to stop, in a sentence.
 STOP_PHRASES = re.compile(
@@ -130,8 +191,8 @@ STOP_PHRASES = re.compile(
     r"|^(please\s+)?stop(\s+please)?$"
     r"|\bno\s+m[aá]s\s+mensajes\b",
 )
-START_WORDS = frozenset({"start", "unstop", "yes", "si", "sí"})
-HELP_WORDS = frozenset({"help", "info", "ayuda"})
+START_WORDS = frozenset({"start", "unstop", "yes"}) | SPANISH_START_WORDS
+HELP_WORDS = frozenset({"help", "info"}) | SPANISH_HELP_WORDS
 CONFIRM_WORDS = frozenset({"c", "confirm", "confirmed", "confirmar", "confirmo"})
 CONFIRM_IF_PREP_OPEN = frozenset({"yes", "y", "si", "sí", "ok", "okay"})
 CHANGE_WORDS = frozenset({"x", "change", "changes", "cambio", "cambios"})
@@ -173,6 +234,11 @@ def classify(body: str, *, prep_question_open: bool, opted_out: bool) -> Classif
     if STOP_HINT.search(text):
         return Classified(INTENT_NONE, needs_review="May be asking to stop texts: check and call.")
     return Classified(INTENT_NONE)
+
+
+def reply_language(body: str, default: str) -> str:
+    """The language to answer a keyword in: Spanish for a Spanish keyword, else `default`."""
+    return "es" if normalize(body) in SPANISH_KEYWORDS else default
 
 
 # --- Templates --------------------------------------------------------------------------------
@@ -319,6 +385,18 @@ def render(body: str, values: Mapping[str, str]) -> str:
 class _Default(dict):
     def __missing__(self, key):
         return ""
+
+
+def render_fitted(body: str, values: Mapping[str, str]) -> str:
+    """Render, and if the text overflows one SMS (a pharmacy renamed after its templates were
+    checked), shorten the pharmacy's name to fit, then cut at the limit."""
+    text = render(body, values)
+    if len(text) > SMS_MAX_CHARS:
+        overflow = len(text) - SMS_MAX_CHARS
+        name = values["pharmacy_name"]
+        values = {**values, "pharmacy_name": name[: max(8, len(name) - overflow)].rstrip()}
+        text = render(body, values)[:SMS_MAX_CHARS]
+    return text
 
 
 def clip(value: str, limit: int) -> str:

@@ -21,6 +21,14 @@ from medsync.services import audit_record
 from messaging import rules, selectors, services
 from messaging.defaults import DEFAULT_TEMPLATES, TEMPLATE_KINDS
 from messaging.exceptions import MessagingError
+from messaging.forms import (
+    AssignForm,
+    CloseForm,
+    PatientConsentForm,
+    ReplyForm,
+    SimulateForm,
+    TemplateForm,
+)
 from messaging.models import (
     AUTOMATED_KINDS,
     ConsentMethod,
@@ -28,6 +36,7 @@ from messaging.models import (
     MessageKind,
 )
 from patients.models import Patient
+from patients.services import patient_viewed
 
 PAGE_SIZE = 25
 
@@ -87,11 +96,8 @@ def conversation_detail(request, public_id):
     if request.htmx and request.GET.get("partial") == "thread":
         return render(request, "messaging/_thread.html", _thread_context(request, conversation))
     if conversation.patient is not None:
-        audit_record(
-            action="patients.patient.viewed",
-            actor=request.user,
-            target=conversation.patient,
-            metadata={"via": "messaging.conversation"},
+        patient_viewed(
+            patient=conversation.patient, actor=request.user, via="messaging.conversation"
         )
     else:
         audit_record(
@@ -109,19 +115,21 @@ def conversation_detail(request, public_id):
 @require_POST
 def conversation_reply(request, public_id):
     conversation = _conversation_or_404(request, public_id)
-    body = request.POST.get("body", "")
-    choice = request.POST.get("outside_window", services.QUIET_WARN)
-    if choice not in (services.QUIET_WARN, services.QUIET_SEND, services.QUIET_HOLD):
-        choice = services.QUIET_WARN
+    form = ReplyForm(request.POST)
+    form.is_valid()  # every field is optional: the service says what is wrong with the text
+    body = form.cleaned_data.get("body", "")
+    choice = form.cleaned_data.get("outside_window", services.QUIET_WARN)
     error = warning = ""
     try:
-        message = services.message_send_manual(
+        message = services.manual_message_send(
             conversation=conversation, body=body, actor=request.user, outside_window=choice
         )
         body = ""
         if message.defer_reason:
             local = (
-                timezone.localtime(message.due_at, services.patient_time_zone(conversation.patient))
+                timezone.localtime(
+                    message.due_at, selectors.patient_time_zone(conversation.patient)
+                )
                 if conversation.patient
                 else message.due_at
             )
@@ -152,7 +160,8 @@ def conversation_reply(request, public_id):
 @require_POST
 def conversation_assign(request, public_id):
     conversation = _conversation_or_404(request, public_id)
-    wanted = request.POST.get("assignee", "")
+    form = AssignForm(request.POST)
+    wanted = form.cleaned_data["assignee"] if form.is_valid() else ""
     assignee = None
     if wanted == "me":
         assignee = request.user
@@ -172,7 +181,8 @@ def conversation_assign(request, public_id):
 @require_POST
 def conversation_close(request, public_id):
     conversation = _conversation_or_404(request, public_id)
-    if request.POST.get("reopen"):
+    form = CloseForm(request.POST)
+    if form.is_valid() and form.cleaned_data["reopen"]:
         services.conversation_reopen(conversation=conversation, actor=request.user)
         flash.success(request, "Reopened.")
         return redirect("messaging-conversation", public_id=conversation.public_id)
@@ -188,10 +198,13 @@ def conversation_simulate(request, public_id):
     conversation = _conversation_or_404(request, public_id)
     if not settings.MESSAGING_SIMULATOR_ENABLED:
         raise Http404("The simulator is off.")
-    body = request.POST.get("body", "").strip()[:320]
+    form = SimulateForm(request.POST)
+    body = form.cleaned_data["body"] if form.is_valid() else ""
     if body:
         try:
-            services.inbound_simulate(conversation=conversation, body=body, actor=request.user)
+            services.inbound_message_simulate(
+                conversation=conversation, body=body, actor=request.user
+            )
         except MessagingError as exc:
             flash.error(request, exc.message)
     if request.htmx:
@@ -212,12 +225,7 @@ def _patient_or_404(public_id) -> Patient:
 @require_permission(Perm.VIEW_PATIENTS)
 def patient_messaging(request, public_id):
     patient = _patient_or_404(public_id)
-    audit_record(
-        action="patients.patient.viewed",
-        actor=request.user,
-        target=patient,
-        metadata={"via": "messaging.settings"},
-    )
+    patient_viewed(patient=patient, actor=request.user, via="messaging.settings")
     state = selectors.patient_sms_state(patient)
     recent = selectors.messages_list(patient=patient)[:20]
     return render(
@@ -239,28 +247,28 @@ def patient_messaging(request, public_id):
 @require_POST
 def patient_consent(request, public_id):
     patient = _patient_or_404(public_id)
-    action = request.POST.get("action")
+    form = PatientConsentForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, form.error_text())
+        return redirect("messaging-patient", public_id=patient.public_id)
+    data = form.cleaned_data
+    action = data["action"]
     try:
         if action == "grant":
             services.sms_consent_grant(
-                patient=patient,
-                method=request.POST.get("method", ""),
-                actor=request.user,
-                note=request.POST.get("note", "")[:300],
+                patient=patient, method=data["method"], actor=request.user, note=data["note"]
             )
             flash.success(request, "Consent recorded.")
         elif action == "withdraw":
-            services.sms_consent_withdraw(
-                patient=patient, actor=request.user, note=request.POST.get("note", "")[:300]
-            )
+            services.sms_consent_withdraw(patient=patient, actor=request.user, note=data["note"])
             flash.success(request, "Consent withdrawn: no more automated texts.")
         elif action == "preferences":
             services.sms_preferences_update(
                 patient=patient,
                 actor=request.user,
-                language=request.POST.get("language", ""),
-                quiet_start=_parse_time(request.POST.get("quiet_start"), "quiet_start"),
-                quiet_end=_parse_time(request.POST.get("quiet_end"), "quiet_end"),
+                language=data["language"],
+                quiet_start=data["quiet_start"],
+                quiet_end=data["quiet_end"],
             )
             flash.success(request, "Preferences saved.")
         elif action == "clear_invalid":
@@ -272,15 +280,6 @@ def patient_consent(request, public_id):
         details = " ".join(m for msgs in exc.fields.values() for m in msgs)
         flash.error(request, f"{exc.message} {details}".strip())
     return redirect("messaging-patient", public_id=patient.public_id)
-
-
-def _parse_time(raw: str | None, name: str) -> time:
-    try:
-        return time.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise MessagingError(
-            "Times look like 08:00.", code="invalid", fields={name: ["Use HH:MM."]}
-        ) from None
 
 
 # --- Templates --------------------------------------------------------------------------------
@@ -314,7 +313,7 @@ def _template_key_or_404(kind: str, language: str) -> tuple[str, str]:
 
 
 def _preview(kind: str, language: str, body: str) -> dict:
-    check = services.template_check(kind=kind, language=language, body=body)
+    check = selectors.template_check(kind=kind, language=language, body=body)
     sample = ""
     if check.ok:
         pharmacy = Pharmacy.objects.filter(is_active=True).order_by("name").first()
@@ -343,15 +342,17 @@ def _preview(kind: str, language: str, body: str) -> dict:
 def template_edit(request, kind, language):
     kind, language = _template_key_or_404(kind, language)
     can_edit = role_allows(request.membership.role, Perm.MANAGE_PHARMACIES)
-    body = services.template_body(kind, language)
+    body = selectors.template_body(kind, language)
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("Only owners change templates.")
-        if request.POST.get("reset"):
+        form = TemplateForm(request.POST)
+        form.is_valid()  # both fields optional: the service checks the wording
+        if form.cleaned_data.get("reset"):
             services.template_reset(kind=kind, language=language, actor=request.user)
             flash.success(request, "Back to the built-in wording.")
             return redirect("messaging-template-edit", kind=kind, language=language)
-        body = request.POST.get("body", "")
+        body = form.cleaned_data.get("body", "")
         try:
             services.template_save(kind=kind, language=language, body=body, actor=request.user)
             flash.success(request, "Template saved.")
@@ -378,8 +379,10 @@ def template_edit(request, kind, language):
 @require_POST
 def template_preview(request, kind, language):
     kind, language = _template_key_or_404(kind, language)
+    form = TemplateForm(request.POST)
+    form.is_valid()
     return render(
         request,
         "messaging/_template_preview.html",
-        _preview(kind, language, request.POST.get("body", "")),
+        _preview(kind, language, form.cleaned_data.get("body", "")),
     )

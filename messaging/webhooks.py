@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from medsync.models import Pharmacy
 from medsync.tenancy import scopes_disabled, tenant_scope
-from messaging import services
+from messaging import selectors, services
 from messaging.gateways import mask
 from messaging.models import Message
 
@@ -35,7 +35,7 @@ def public_url(request) -> str:
 
 
 def signature_valid(request, pharmacy: Pharmacy | None) -> bool:
-    _, token = services.credentials_for(pharmacy)
+    _, token = selectors.credentials_for(pharmacy)
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
         return False

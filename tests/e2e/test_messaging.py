@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def texting_maple(maple, settings, monkeypatch):
     settings.MESSAGING_GATEWAY = "console"
     settings.MESSAGING_SIMULATOR_ENABLED = True
-    monkeypatch.setattr(services, "enqueue_dispatch", lambda organization: None)
+    monkeypatch.setattr(services.dispatcher, "dispatcher_enqueue", lambda organization: None)
     main_st = maple.pharmacies[0]
     with tenant_scope(maple.organization):
         main_st.sms_number = "+16085550100"

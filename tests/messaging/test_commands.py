@@ -54,7 +54,7 @@ def test_configuring_twilio_stores_the_variable_name_never_the_token(maple, monk
     from django.core.management.base import CommandError
 
     from messaging.models import PharmacySmsConfig
-    from messaging.services import credentials_for
+    from messaging.selectors import credentials_for
 
     pharmacy = maple.pharmacies[0]
     monkeypatch.setenv("TWILIO_AUTH_TOKEN_MAPLE", "s3cret-token-value")

@@ -20,6 +20,7 @@ from messaging.models import (
     SenderClock,
     SkipReason,
 )
+from messaging.services import delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ class SpyGateway(gateways.ConsoleGateway):
 @pytest.fixture
 def spy(monkeypatch):
     SpyGateway.calls = []
-    monkeypatch.setattr(services, "gateway_for", lambda **kwargs: SpyGateway())
+    monkeypatch.setattr(delivery, "gateway_for", lambda **kwargs: SpyGateway())
     return SpyGateway
 
 
@@ -165,8 +166,8 @@ def test_replies_and_staff_texts_do_not_count_toward_the_limits(sms_maple, make_
         time_machine.travel(CHICAGO_TUESDAY_10AM, tick=False),
         tenant_scope(sms_maple.organization),
     ):
-        conversation = services.conversation_for(phone=patient.phone, patient=patient)
-        services.message_send_manual(
+        conversation = services.conversation_get_or_create(phone=patient.phone, patient=patient)
+        services.manual_message_send(
             conversation=conversation, body="See you soon", actor=sms_maple.pharmacist
         )
         services.messages_dispatch_due(time_budget=2)
@@ -295,9 +296,9 @@ def test_a_claim_lost_after_the_provider_took_it_is_marked_sent_not_resent(
     ):
         message = ask(patient, "k1")
         # A worker claimed it, the gateway took it, then the worker died before recording.
-        outcome, claimed, _ = services._claim_next(CHICAGO_TUESDAY_10AM, set())
+        outcome, claimed, _ = services.message_claim_next(now=CHICAGO_TUESDAY_10AM, busy=set())
         assert outcome == "claimed"
-        services._gateway(claimed).send(services._outgoing(claimed))
+        services.message_gateway(claimed).send(services.message_outgoing(claimed))
         message.refresh_from_db()
         assert message.status == MessageStatus.SENDING
         clock.shift(61)
@@ -319,7 +320,7 @@ def test_a_claim_lost_before_the_provider_took_it_is_sent_once(
         tenant_scope(sms_maple.organization),
     ):
         message = ask(patient, "k1")
-        services._claim_next(CHICAGO_TUESDAY_10AM, set())  # then the worker died
+        services.message_claim_next(now=CHICAGO_TUESDAY_10AM, busy=set())  # then the worker died
         assert services.messages_dispatch_due(time_budget=2).sent == 0  # still fresh
         clock.shift(61)
         result = services.messages_dispatch_due(time_budget=2)

@@ -13,7 +13,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from medsync.tenancy import tenant_scope
-from messaging import gateways, services
+from messaging import gateways, selectors, services
 from messaging.models import (
     ConsentEventKind,
     ConsoleOutbox,
@@ -213,7 +213,7 @@ def test_webhook_and_send_use_only_the_environment_token_never_the_database(sms_
         config = PharmacySmsConfig.objects.get(pharmacy=sms_maple.pharmacies[0])
         stored = {f.name: getattr(config, f.name) for f in config._meta.concrete_fields}
         assert MAPLE_TOKEN not in json.dumps(stored, default=str)
-        assert services.credentials_for(sms_maple.pharmacies[0]) == (ACCOUNT, MAPLE_TOKEN)
+        assert selectors.credentials_for(sms_maple.pharmacies[0]) == (ACCOUNT, MAPLE_TOKEN)
 
 
 def test_the_status_callback_url_is_signed_form_data_twilio_understands():

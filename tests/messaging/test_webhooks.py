@@ -22,6 +22,7 @@ from messaging.models import (
     SmsNumber,
     StatusCallback,
 )
+from messaging.services import delivery
 from tests.messaging.conftest import BIRCH_SMS, BIRCH_TOKEN, MAPLE_SMS, MAPLE_TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ class SpyGateway(gateways.ConsoleGateway):
 @pytest.fixture
 def spy(monkeypatch):
     SpyGateway.calls = []
-    monkeypatch.setattr(services, "gateway_for", lambda **kwargs: SpyGateway())
+    monkeypatch.setattr(delivery, "gateway_for", lambda **kwargs: SpyGateway())
     return SpyGateway
 
 
@@ -448,8 +449,8 @@ def test_a_callback_that_beats_the_send_record_is_applied_when_the_send_is_recor
             patient=patient, kind="prep_reminder", dedupe_key="k", context={}
         )
         services.messages_dispatch_due(max_messages=0)
-        outcome, claimed, _ = services._claim_next(TUESDAY_10AM, set())
+        outcome, claimed, _ = services.message_claim_next(now=TUESDAY_10AM, busy=set())
         assert outcome == "claimed"
-        services._mark_sent(claimed, early_sid)
+        services.message_mark_sent(message=claimed, provider_sid=early_sid)
         message.refresh_from_db()
         assert message.status == MessageStatus.DELIVERED

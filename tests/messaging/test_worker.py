@@ -13,6 +13,7 @@ from medsync.tenancy import tenant_scope
 from medsync.worker_process import start_worker
 from messaging import services, tasks
 from messaging.models import ConsoleOutbox, Message, MessageStatus
+from messaging.services import dispatcher
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -75,7 +76,7 @@ def test_a_request_rolled_back_queues_and_sends_nothing(
 def test_the_beat_sweep_run_twice_sends_each_text_once(
     celery_worker_process, sms_maple, sms_birch, make_patient, any_hour, monkeypatch
 ):
-    monkeypatch.setattr(services, "enqueue_dispatch", lambda organization: None)  # beat only
+    monkeypatch.setattr(dispatcher, "dispatcher_enqueue", lambda organization: None)  # beat only
     for tenant in (sms_maple, sms_birch):
         for n in range(3):
             patient = any_hour(tenant, make_patient(tenant))
@@ -106,7 +107,7 @@ def test_killing_a_worker_mid_batch_then_starting_another_sends_every_text_exact
     The kill point is fixed, not timed: the first worker's console gateway holds the 11th
     text's send forever (after storing it), so the test waits for that state and kills.
     """
-    monkeypatch.setattr(services, "enqueue_dispatch", lambda organization: None)
+    monkeypatch.setattr(dispatcher, "dispatcher_enqueue", lambda organization: None)
     total, held = 40, 10
     patients = [any_hour(sms_maple, make_patient(sms_maple)) for _ in range(total)]
     with tenant_scope(sms_maple.organization):

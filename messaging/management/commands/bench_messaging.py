@@ -38,6 +38,7 @@ from messaging.models import (
     SmsNumber,
     StatusCallback,
 )
+from messaging.services import dispatcher
 from patients.models import Patient
 
 SLUG = "bench-messaging"
@@ -166,8 +167,8 @@ class Command(BaseCommand):
         started = time.perf_counter()
         patients = list(Patient.objects.select_related("home_pharmacy").order_by("mrn")[:count])
         anchor = timezone.localdate() + timedelta(days=7)
-        original = services.enqueue_dispatch
-        services.enqueue_dispatch = lambda organization: None  # one dispatch, below
+        original = dispatcher.dispatcher_enqueue
+        dispatcher.dispatcher_enqueue = lambda organization: None  # one dispatch, below
         try:
             for start in range(0, count, 500):
                 with transaction.atomic():
@@ -179,7 +180,7 @@ class Command(BaseCommand):
                             context={"anchor_date": anchor},
                         )
         finally:
-            services.enqueue_dispatch = original
+            dispatcher.dispatcher_enqueue = original
         queued = Message.objects.filter(status=MessageStatus.QUEUED).count()
         if queued != count:
             raise CommandError(f"Only {queued} of {count} reminders were queued (quiet hours?).")

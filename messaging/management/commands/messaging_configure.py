@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from medsync.management.base import TenantCommand
 from medsync.models import Pharmacy
-from messaging import services
+from messaging import selectors, services
 from messaging.exceptions import MessagingError
 
 
@@ -57,7 +57,7 @@ class Command(TenantCommand):
         except MessagingError as exc:
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
             raise CommandError(f"Nothing was saved. {problems}") from None
-        _, token = services.credentials_for(pharmacy)
+        _, token = selectors.credentials_for(pharmacy)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{pharmacy.name}: Twilio account {config.account_sid or '(default)'}"
