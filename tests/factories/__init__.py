@@ -1,5 +1,6 @@
 """The one set of factory_boy factories every test and benchmark builds rows with."""
 
+from tests.factories.bulk import bulk_build_create
 from tests.factories.platform import (
     TEST_PASSWORD,
     MembershipFactory,
@@ -35,5 +36,6 @@ __all__ = [
     "SyncDrugFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
+    "bulk_build_create",
     "valid_npi",
 ]
