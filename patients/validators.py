@@ -39,15 +39,13 @@ def normalize_ndc(value: str) -> str:
     )
 
 
-def format_ndc(ndc11: str) -> str:
-    return f"{ndc11[:5]}-{ndc11[5:9]}-{ndc11[9:]}"
-
-
 def validate_ndc11(value: str) -> None:
+    """Model validator: an NDC is stored as 11 bare digits (normalize_ndc makes them)."""
     if not re.fullmatch(r"\d{11}", value or ""):
         raise ValidationError("Store NDCs as 11 digits.", code="ndc_format")
 
 
 def validate_bin(value: str) -> None:
+    """Model validator: a BIN (IIN) routes a claim to its processor, exactly 6 digits."""
     if not re.fullmatch(r"\d{6}", value or ""):
         raise ValidationError("A BIN (IIN) is exactly 6 digits.", code="bin_format")
