@@ -8,7 +8,10 @@ class MessagingConfig(AppConfig):
 
     def ready(self):
         from medsync.dashboard import register_dashboard_card
-        from messaging import checks  # noqa: F401 - registers the system checks
+        from messaging import (
+            checks,  # noqa: F401 - registers the system checks
+            tasks,  # noqa: F401 - the dispatcher is queued by its task name
+        )
         from messaging.panels import texting_panel, texts_card
         from patients.panels import register_patient_panel
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from medsync.jobs import TenantTask, fan_out
-from messaging import services
+from messaging.services import DISPATCH_TASK, messages_dispatch_due
 
 
-@shared_task(base=TenantTask, name="messaging.dispatch_due")
+@shared_task(base=TenantTask, name=DISPATCH_TASK)
 def dispatch_due(*, organization_id: str) -> dict:
-    result = services.messages_dispatch_due()
+    result = messages_dispatch_due()
     if result.more:
         # Keep draining; a short countdown only (due times live in Postgres, never ETAs).
         dispatch_due.apply_async(

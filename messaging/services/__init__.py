@@ -53,13 +53,18 @@ from messaging.services.delivery import (
     messages_dispatch_due,
     stale_claims_recover,
 )
-from messaging.services.dispatcher import dispatcher_enqueue, dispatcher_pending_clear
+from messaging.services.dispatcher import (
+    DISPATCH_TASK,
+    dispatcher_enqueue,
+    dispatcher_pending_clear,
+)
 from messaging.services.inbound import inbound_message_receive, inbound_message_simulate
 from messaging.services.pharmacy_settings import pharmacy_sms_config_save
 from messaging.services.templates import template_reset, template_save
 
 __all__ = [
     "AUTOMATED_KIND_NAMES",
+    "DISPATCH_TASK",
     "MANUAL_MAX_CHARS",
     "QUIET_HOLD",
     "QUIET_SEND",

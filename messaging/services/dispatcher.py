@@ -1,13 +1,16 @@
 """Waking the organization's dispatcher (the `dispatch_due` task) when a text is queued.
 
 Kept apart so every writer that queues a text can call it without importing the sending
-code (which itself records opt-outs): no import cycle among the service files.
+code (which itself records opt-outs): no import cycle among the service files. The task is
+found by its registered name (messaging/apps.py imports the tasks module), so services never
+import `messaging.tasks`, which imports them.
 """
 
 from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.core.cache import cache
 from django.db import transaction
 
@@ -15,7 +18,9 @@ from medsync.models import Organization
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dispatcher_enqueue", "dispatcher_pending_clear"]
+__all__ = ["DISPATCH_TASK", "dispatcher_enqueue", "dispatcher_pending_clear"]
+
+DISPATCH_TASK = "messaging.dispatch_due"
 
 
 def _pending_key(organization: Organization) -> str:
@@ -24,8 +29,6 @@ def _pending_key(organization: Organization) -> str:
 
 def dispatcher_enqueue(organization: Organization) -> None:
     """Queue the organization's dispatcher after commit (at most one waiting at a time)."""
-    from messaging.tasks import dispatch_due
-
     key = _pending_key(organization)
 
     def _queue():
@@ -35,7 +38,7 @@ def dispatcher_enqueue(organization: Organization) -> None:
         except Exception:  # the cache is down: queue anyway (a duplicate dispatcher is harmless)
             logger.warning("Cache unavailable; queueing the dispatcher without de-duplication")
         try:
-            dispatch_due.delay(organization_id=str(organization.public_id))
+            current_app.tasks[DISPATCH_TASK].delay(organization_id=str(organization.public_id))
         except Exception:  # the broker is down: the beat sweep sends it within a minute
             logger.exception("Could not queue the dispatcher; the beat sweep will send the text")
 
