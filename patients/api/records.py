@@ -1,0 +1,170 @@
+"""Viewsets of the patient records: patients, prescriptions, fills, coverage, prescribers, drugs.
+
+Opening a record is logged as a view of its patient (HIPAA access log), a list as a listing.
+"""
+
+from __future__ import annotations
+
+from rest_framework import viewsets
+
+from medsync.api.base import TenantAPIMixin, TenantModelViewSet
+from medsync.roles import Perm
+from medsync.services import audit_record
+from patients import services
+from patients.api.filters import (
+    CoverageFilter,
+    DrugFilter,
+    FillFilter,
+    PatientFilter,
+    PrescriberFilter,
+    PrescriptionFilter,
+)
+from patients.api.serializers import (
+    CoverageSerializer,
+    DrugSerializer,
+    FillSerializer,
+    PatientSerializer,
+    PrescriberSerializer,
+    PrescriptionSerializer,
+)
+from patients.models import Coverage, Drug, Fill, Patient, Prescriber, Prescription
+
+READ_WRITE = {
+    "list": Perm.VIEW_PATIENTS,
+    "retrieve": Perm.VIEW_PATIENTS,
+    "create": Perm.EDIT_PATIENTS,
+    "update": Perm.EDIT_PATIENTS,
+    "partial_update": Perm.EDIT_PATIENTS,
+    "destroy": Perm.EDIT_PATIENTS,
+}
+
+
+# A record viewset whose reads are audited against the record's patient.
+class AuditedRecordViewSet(TenantModelViewSet):
+    required_permission = READ_WRITE
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        patient = self._patient_of(self.get_object())
+        services.patient_viewed(patient=patient, actor=request.user, via="api")
+        return response
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit_record(
+            action=f"patients.{self.queryset.model._meta.model_name}.listed",
+            actor=request.user,
+            metadata={"count": response.data.get("count"), "filters": sorted(request.GET)},
+        )
+        return response
+
+    def _patient_of(self, obj) -> Patient:
+        raise NotImplementedError
+
+    def perform_destroy(self, instance):
+        audit_record(
+            action=f"patients.{instance._meta.model_name}.deleted",
+            actor=self.request.user,
+            target=instance,
+        )
+        instance.delete()
+
+
+class PatientViewSet(AuditedRecordViewSet):
+    """Patients. `?search=` matches name, date of birth, phone or rx number. DELETE marks the
+    patient inactive: health records are kept."""
+
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+    queryset = Patient.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Patient.objects.select_related("home_pharmacy").order_by(
+            "last_name", "first_name", "id"
+        )
+
+    def _patient_of(self, obj):
+        return obj
+
+    def perform_destroy(self, instance):
+        services.patient_deactivate(patient=instance, actor=self.request.user)
+
+
+# Prescriptions. DELETE discontinues: the history stays.
+class PrescriptionViewSet(AuditedRecordViewSet):
+    serializer_class = PrescriptionSerializer
+    filterset_class = PrescriptionFilter
+    queryset = Prescription.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Prescription.objects.select_related(
+            "patient", "drug", "prescriber", "pharmacy"
+        ).order_by("patient_id", "rx_number")
+
+    def _patient_of(self, obj):
+        return obj.patient
+
+    def perform_destroy(self, instance):
+        # A prescription is never erased: DELETE discontinues it, history stays.
+        services.record_save(
+            instance=instance, actor=self.request.user, fields={"status": "discontinued"}
+        )
+
+
+# Fill history, newest first.
+class FillViewSet(AuditedRecordViewSet):
+    serializer_class = FillSerializer
+    filterset_class = FillFilter
+    queryset = Fill.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Fill.objects.select_related("prescription__patient").order_by("-fill_date", "-id")
+
+    def _patient_of(self, obj):
+        return obj.prescription.patient
+
+
+# Patients' payer plans, by priority.
+class CoverageViewSet(AuditedRecordViewSet):
+    serializer_class = CoverageSerializer
+    filterset_class = CoverageFilter
+    queryset = Coverage.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Coverage.objects.select_related("patient").order_by("patient_id", "priority")
+
+    def _patient_of(self, obj):
+        return obj.patient
+
+
+# The organization's prescribers.
+class PrescriberViewSet(TenantModelViewSet):
+    serializer_class = PrescriberSerializer
+    filterset_class = PrescriberFilter
+    required_permission = READ_WRITE
+    queryset = Prescriber.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Prescriber.objects.order_by("last_name", "first_name", "id")
+
+
+class DrugViewSet(TenantAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """The shared drug catalog (read only). `?search=` takes a name or an NDC in any form."""
+
+    serializer_class = DrugSerializer
+    filterset_class = DrugFilter
+    required_permission = Perm.VIEW_PATIENTS
+    queryset = Drug.objects.order_by("name", "strength", "id")
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
