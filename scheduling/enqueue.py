@@ -7,9 +7,7 @@ transaction commits and never on rollback, for the organization whose scope is a
 
 from __future__ import annotations
 
-from celery import current_app
-from django.db import transaction
-
+from medsync.jobs import enqueue_for_organization
 from medsync.tenancy import current_organization
 
 OPEN_PREP = "scheduling.tasks.open_prep"
@@ -19,7 +17,4 @@ HAND_OVER_MESSAGE_REQUESTS = "scheduling.tasks.hand_over_message_requests"
 
 def enqueue_after_commit(task_name: str) -> None:
     """Queue the per-organization job `task_name` for the active tenant after commit."""
-    organization_id = str(current_organization().public_id)
-    transaction.on_commit(
-        lambda: current_app.send_task(task_name, kwargs={"organization_id": organization_id})
-    )
+    enqueue_for_organization(task_name, current_organization())

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
 from patients.models import PrescriptionStatus
-from scheduling import bulk, cycle_rows, selectors, services, sweeps
+from scheduling import cycle_rows, selectors, services, sql, sweeps
 from scheduling.exceptions import SchedulingError
 from scheduling.models import (
     CycleEvent,
@@ -141,7 +141,7 @@ def test_the_cycle_sweep_costs_the_same_queries_per_batch_whatever_its_size(mapl
 
 
 def test_postgres_repeats_only_the_fills_python_would_plan_the_same_way(maple):
-    """The cycle sweep leaves routine fills to PostgreSQL (bulk.ROUTINE_ITEM) and plans the
+    """The cycle sweep leaves routine fills to PostgreSQL (sql.ROUTINE_ITEM) and plans the
     rest in Python: both must agree on which is which, and each fill must come out as
     cycle_rows.cycle_item_rows and the renewal check would make it."""
     pharmacy = maple.pharmacies[0]
@@ -165,7 +165,7 @@ def test_postgres_repeats_only_the_fills_python_would_plan_the_same_way(maple):
         plan_id = next(iter(plan_items.values())).plan_id
         left_to_python = {
             row[4]
-            for row in bulk.current_plan_items(
+            for row in sql.current_plan_items(
                 organization_id=maple.organization.pk, plans=[(plan_id, march_12, may_11)]
             )
         }

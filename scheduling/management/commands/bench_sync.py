@@ -32,7 +32,7 @@ from patients.models import (
     Prescription,
     SyncDecision,
 )
-from scheduling import bulk, sweeps
+from scheduling import sql, sweeps
 from scheduling.dates import local_today
 from scheduling.models import (
     ContactChannel,
@@ -43,6 +43,7 @@ from scheduling.models import (
     SyncPlan,
     SyncPlanItem,
 )
+from scheduling.sweeps import runner
 
 RX_PER_PATIENT = 6
 INHALER_EVERY = 10  # one patient in ten also uses a whole-package inhaler
@@ -80,13 +81,13 @@ def _sweep_in_worker(organization_pk, sweep_name, index, partitions, batch_size)
     included)."""
     organization = Organization.objects.get(pk=organization_pk)
     counter = QueryCounter()
-    copies = bulk.COPY_STATEMENTS["count"]
+    copies = sql.COPY_STATEMENTS["count"]
     kwargs = {"limit": batch_size} if batch_size else {}
     if partitions > 1:
         kwargs.update(partition=index, partitions=partitions)
     with tenant_scope(organization), connection.execute_wrapper(counter):
         result = getattr(sweeps, sweep_name)(**kwargs)
-    return result, counter.count + bulk.COPY_STATEMENTS["count"] - copies
+    return result, counter.count + sql.COPY_STATEMENTS["count"] - copies
 
 
 class Command(BaseCommand):
@@ -173,7 +174,7 @@ class Command(BaseCommand):
             f"in {time.perf_counter() - started:.1f} s."
         )
         # The messaging hand-over is messaging's work; it runs as its own task.
-        sweeps._hand_over_later = lambda result: None
+        runner.hand_over_later = lambda result: None
         totals = {"seconds": 0.0, "queries": 0}
         for label, sweep, split in (
             ("cycles (a)", sweeps.cycles_ensure_upcoming, True),

@@ -1,0 +1,29 @@
+"""The sweeps the jobs run: services over database state, one tenant at a time, each
+pharmacy on its own local date (scheduling.tasks calls them; the shared claim-a-batch
+machinery is runner.py, the raw SQL scheduling/sql.py).
+
+    cycles_ensure_upcoming       (a) every enrolled patient has a cycle for the next anchor
+    cycles_open_prep             (b) anchor - prep days: prep worklist + prep reminder request
+    cycles_open_prefill          (c) anchor - pre-fill days: fill queue, renewals flagged
+    cycles_check_pickups         (d) missed pickups, return-to-stock warnings, closing
+    replans_detect                   new Rx / dose change / discontinuation -> proposed re-plan
+    message_requests_hand_over       recorded text requests -> messaging
+"""
+
+from scheduling.sweeps.cycles import cycles_ensure_upcoming
+from scheduling.sweeps.handover import message_requests_hand_over
+from scheduling.sweeps.pickups import cycles_check_pickups
+from scheduling.sweeps.prefill import cycles_open_prefill
+from scheduling.sweeps.prep import cycles_open_prep
+from scheduling.sweeps.replans import replans_detect
+from scheduling.sweeps.runner import SweepResult
+
+__all__ = [
+    "SweepResult",
+    "cycles_check_pickups",
+    "cycles_ensure_upcoming",
+    "cycles_open_prefill",
+    "cycles_open_prep",
+    "message_requests_hand_over",
+    "replans_detect",
+]
