@@ -79,6 +79,41 @@ class PatientConsentForm(forms.Form):
         return details
 
 
+class _TwilioForm(forms.Form):
+    """Twilio posts its own field names; values are kept exactly as sent (no trimming)."""
+
+    MessageSid = forms.CharField(required=False, strip=False)
+    SmsSid = forms.CharField(required=False, strip=False)
+    From = forms.CharField(required=False, strip=False)
+
+    def value(self, name: str) -> str:
+        """A field's value, '' when absent or unusable."""
+        return (self.cleaned_data.get(name) if hasattr(self, "cleaned_data") else "") or ""
+
+    @property
+    def sid(self) -> str:
+        return self.value("MessageSid") or self.value("SmsSid")
+
+
+class TwilioInboundForm(_TwilioForm):
+    """An inbound text (webhook): who sent it, to which of our numbers, what it says."""
+
+    To = forms.CharField(required=False, strip=False)
+    Body = forms.CharField(required=False, strip=False)
+
+
+class TwilioStatusForm(_TwilioForm):
+    """A status callback (webhook) for a text we sent."""
+
+    MessageStatus = forms.CharField(required=False, strip=False)
+    SmsStatus = forms.CharField(required=False, strip=False)
+    ErrorCode = forms.CharField(required=False, strip=False)
+
+    @property
+    def status(self) -> str:
+        return self.value("MessageStatus") or self.value("SmsStatus")
+
+
 class TemplateForm(forms.Form):
     """A template's wording (checked by the service), or `reset` to the built-in one."""
 
@@ -93,4 +128,6 @@ __all__ = [
     "ReplyForm",
     "SimulateForm",
     "TemplateForm",
+    "TwilioInboundForm",
+    "TwilioStatusForm",
 ]

@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from medsync.models import Pharmacy
 from medsync.tenancy import scopes_disabled, tenant_scope
 from messaging import selectors, services
+from messaging.forms import TwilioInboundForm, TwilioStatusForm
 from messaging.gateways import mask
 from messaging.models import Message
 
@@ -35,6 +36,7 @@ def public_url(request) -> str:
 
 
 def signature_valid(request, pharmacy: Pharmacy | None) -> bool:
+    """Twilio signed every field it posted: the check reads the raw POST, not a form."""
     _, token = selectors.credentials_for(pharmacy)
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
@@ -77,22 +79,24 @@ def _forbidden(reason: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def inbound_sms(request):
-    to_number = request.POST.get("To", "")
+    form = TwilioInboundForm(request.POST)
+    form.is_valid()  # every field optional; an unusable value reads as absent
+    to_number = form.value("To")
     pharmacy = pharmacy_by_sms_number(to_number)
     if pharmacy is None:
         return _forbidden(f"no pharmacy texts from {mask(to_number)}")
     with tenant_scope(pharmacy.organization):
         if not signature_valid(request, pharmacy):
             return _forbidden("bad signature on inbound SMS")
-        sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
-        from_number = request.POST.get("From", "")
+        sid = form.sid
+        from_number = form.value("From")
         if not sid or not from_number:
             return HttpResponseBadRequest("MessageSid and From are required.")
         services.inbound_message_receive(
             pharmacy=pharmacy,
             from_number=from_number,
             to_number=to_number,
-            body=request.POST.get("Body", ""),
+            body=form.value("Body"),
             provider_sid=sid,
         )
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
@@ -101,22 +105,24 @@ def inbound_sms(request):
 @csrf_exempt
 @require_POST
 def status_callback(request):
-    sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
+    form = TwilioStatusForm(request.POST)
+    form.is_valid()  # every field optional; an unusable value reads as absent
+    sid = form.sid
     message = message_by_provider_sid(sid)
     if message is not None:
         organization, pharmacy = message.organization, message.pharmacy
     else:
-        pharmacy = pharmacy_by_sms_number(request.POST.get("From", ""))
+        pharmacy = pharmacy_by_sms_number(form.value("From"))
         organization = pharmacy.organization if pharmacy else None
     if organization is None:
         return _forbidden("status callback for an unknown message and sender")
     with tenant_scope(organization):
         if not signature_valid(request, pharmacy):
             return _forbidden("bad signature on status callback")
-        status = request.POST.get("MessageStatus") or request.POST.get("SmsStatus") or ""
+        status = form.status
         if not sid or not status:
             return HttpResponseBadRequest("MessageSid and MessageStatus are required.")
         services.message_status_record(
-            provider_sid=sid, status=status, error_code=request.POST.get("ErrorCode", "")
+            provider_sid=sid, status=status, error_code=form.value("ErrorCode")
         )
     return HttpResponse(status=204)
