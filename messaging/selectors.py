@@ -200,6 +200,7 @@ def patients_with_phone(phone: str) -> list[Patient]:
 
 
 def consent_of(patient: Patient) -> SmsConsent | None:
+    """The patient's SMS consent row (None when never recorded)."""
     return SmsConsent.objects.filter(patient=patient).first()
 
 
@@ -313,6 +314,7 @@ def template_body(kind: str, language: str) -> str:
 
 
 def longest_pharmacy_name() -> int:
+    """The longest active pharmacy name a template must fit (capped at the render limit)."""
     names = Pharmacy.objects.filter(is_active=True).values_list("name", flat=True)
     return min(rules.PHARMACY_NAME_MAX, max((len(n) for n in names), default=1))
 

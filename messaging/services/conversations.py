@@ -256,6 +256,7 @@ def conversation_close(*, conversation: Conversation, actor: User) -> Conversati
 
 @transaction.atomic
 def conversation_reopen(*, conversation: Conversation, actor: User) -> Conversation:
+    """Back to the open conversations (staff undo a close)."""
     conversation.status = ConversationStatus.OPEN
     conversation.closed_at = None
     conversation.save(update_fields=["status", "closed_at"])
