@@ -16,6 +16,7 @@ from medsync.decorators import require_permission
 from medsync.jobs import enqueue_for_organization
 from medsync.roles import Perm
 from patients import selectors, services
+from patients.forms import ImportUploadForm, SyncDecisionForm
 from patients.models import (
     ExclusionReason,
     ImportBatch,
@@ -128,17 +129,15 @@ def prescription_decide(request, public_id):
     )
     if prescription is None:
         raise Http404("No such prescription.")
-    errors = {}
-    try:
-        services.prescription_sync_decide(
-            prescription=prescription,
-            decision=request.POST.get("decision", ""),
-            reason=request.POST.get("reason", ""),
-            note=request.POST.get("note", ""),
-            actor=request.user,
-        )
-    except ValidationError as exc:
-        errors = exc.message_dict
+    form = SyncDecisionForm(request.POST)
+    errors = {} if form.is_valid() else dict(form.errors)
+    if not errors:
+        try:
+            services.prescription_sync_decide(
+                prescription=prescription, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict
     row = {"rx": prescription, "suggestion": services.prescription_suggestion(prescription)}
     context = {"row": row, "errors": errors, "exclusion_reasons": ExclusionReason.choices}
     if request.htmx:
@@ -164,8 +163,11 @@ def patient_accept_suggestions(request, public_id):
 def import_start(request):
     error = ""
     if request.method == "POST":
-        uploads = request.FILES.getlist("files")
+        form = ImportUploadForm(request.POST, request.FILES)
         try:
+            if not form.is_valid():
+                raise ValidationError([m for ms in form.errors.values() for m in ms])
+            uploads = form.cleaned_data["files"]
             files = [(f.name, services.decode_upload(f.name, f.read())) for f in uploads]
             batch = services.import_batch_create(
                 files=files, source="dashboard", actor=request.user
