@@ -9,6 +9,7 @@ class SchedulingConfig(AppConfig):
         # messaging sits below scheduling: it offers plug points, scheduling plugs in.
         from messaging.registry import register_open_prep_question_check, register_reply_handler
         from patients.panels import register_patient_panel
+        from scheduling import tasks  # noqa: F401 - services and sweeps queue jobs by name
         from scheduling.panels import sync_panel
         from scheduling.services import cycle_sms_reply, has_open_prep_question
 
