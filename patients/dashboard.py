@@ -14,6 +14,7 @@ from patients.models import (
 
 
 def records_card(request):
+    """The dashboard card: active patients and prescriptions still to reconcile."""
     patients = Patient.objects.aggregate(active=Count("id", filter=Q(status=PatientStatus.ACTIVE)))[
         "active"
     ]

@@ -47,6 +47,7 @@ class Suggestion:
 
 
 def suggest_sync_decision(facts: RxFacts, *, today: dt.date) -> Suggestion:
+    """Whether a prescription should join the sync, and why (the pharmacist confirms)."""
     notes = _notes(facts, today)
     if facts.status != "active":
         return Suggestion(

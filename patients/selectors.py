@@ -71,6 +71,7 @@ def patient_with_record(public_id) -> Patient | None:
 
 
 def fills_of_patient(patient: Patient) -> QuerySet[Fill]:
+    """A patient's fill history, newest first, with each fill's drug (one query a page)."""
     return (
         Fill.objects.filter(prescription__patient=patient)
         .select_related("prescription__drug")

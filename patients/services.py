@@ -43,6 +43,7 @@ def _progress_reporter(batch: ImportBatch, phase: str):
 
 
 def decode_upload(filename: str, data: bytes) -> str:
+    """The text of an uploaded CSV (UTF-8 or Windows-1252), refusing files over the limit."""
     if len(data) > MAX_IMPORT_FILE_BYTES:
         raise ValidationError(
             {"files": [f"{filename} is larger than {MAX_IMPORT_FILE_BYTES // 1024 // 1024} MB."]}
@@ -260,6 +261,7 @@ def patients_viewed(*, patients, actor: User | None, via: str) -> int:
 
 
 def prescription_suggestion(prescription, *, today=None):
+    """The sync suggestion for a stored prescription (facts gathered for the pure rules)."""
     from patients.reconciliation import RxFacts, suggest_sync_decision
 
     drug = prescription.drug

@@ -10,6 +10,7 @@ from patients.services import import_batch_apply, import_batch_preview
 
 @shared_task(base=TenantTask, name="patients.import_preview")
 def import_preview(*, organization_id: str, batch_id: str) -> None:
+    """Check an uploaded batch in the background (see services.import_batch_preview)."""
     batch = ImportBatch.objects.filter(public_id=batch_id).first()
     if batch is not None:
         import_batch_preview(batch=batch)
@@ -17,6 +18,7 @@ def import_preview(*, organization_id: str, batch_id: str) -> None:
 
 @shared_task(base=TenantTask, name="patients.import_apply")
 def import_apply(*, organization_id: str, batch_id: str, actor_id: str | None = None) -> None:
+    """Import a confirmed batch in the background, exactly once (services.import_batch_apply)."""
     batch = ImportBatch.objects.filter(public_id=batch_id).first()
     actor = User.objects.filter(public_id=actor_id).first() if actor_id else None
     if batch is not None:

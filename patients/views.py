@@ -33,6 +33,7 @@ TIMELINE_DAYS = 120
 
 @require_permission(Perm.VIEW_PATIENTS)
 def patient_list(request):
+    """Patients, searched and filtered by status, a page at a time (rows only for htmx)."""
     query = request.GET.get("q", "").strip()[:100]
     status = request.GET.get("status", PatientStatus.ACTIVE)
     if status not in PatientStatus.values and status != "":
@@ -77,6 +78,7 @@ def _medication_rows(patient) -> list[dict]:
 
 @require_permission(Perm.VIEW_PATIENTS)
 def patient_detail(request, public_id):
+    """A patient's record: medications with suggestions, fills, supply timeline, panels."""
     patient = _patient_or_404(public_id)
     services.patient_viewed(patient=patient, actor=request.user, via="page")
     today = timezone.localdate()
@@ -122,6 +124,7 @@ def patient_detail(request, public_id):
 @require_permission(Perm.EDIT_PATIENTS)
 @require_POST
 def prescription_decide(request, public_id):
+    """A pharmacist's sync decision on one prescription (the row again for htmx)."""
     prescription = (
         Prescription.objects.select_related("drug", "pharmacy", "patient", "sync_decided_by")
         .filter(public_id=public_id)
@@ -150,6 +153,7 @@ def prescription_decide(request, public_id):
 @require_permission(Perm.EDIT_PATIENTS)
 @require_POST
 def patient_accept_suggestions(request, public_id):
+    """Accept the suggestion for every undecided active prescription of a patient."""
     patient = _patient_or_404(public_id)
     decided = services.patient_reconcile_accept_suggestions(patient=patient, actor=request.user)
     messages.success(request, f"Accepted the suggestion for {decided} prescription(s).")
@@ -161,6 +165,7 @@ def patient_accept_suggestions(request, public_id):
 
 @require_permission(Perm.IMPORT_RECORDS)
 def import_start(request):
+    """Upload CSV files to check (GET shows the form and recent imports)."""
     error = ""
     if request.method == "POST":
         form = ImportUploadForm(request.POST, request.FILES)
@@ -194,6 +199,7 @@ def _batch_or_404(public_id) -> ImportBatch:
 
 @require_permission(Perm.IMPORT_RECORDS)
 def import_detail(request, public_id):
+    """An import's preview or result, with live progress while it runs."""
     batch = _batch_or_404(public_id)
     context = {
         "batch": batch,
@@ -207,6 +213,7 @@ def import_detail(request, public_id):
 @require_permission(Perm.IMPORT_RECORDS)
 @require_POST
 def import_confirm(request, public_id):
+    """Confirm a previewed import: the good rows are written in the background."""
     batch = _batch_or_404(public_id)
     if services.import_batch_request_apply(batch=batch, actor=request.user):
         messages.success(request, "Importing: the good rows are being written.")

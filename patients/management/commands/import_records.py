@@ -1,3 +1,5 @@
+"""`manage.py import_records`: the CSV import from the command line (same checks as the page)."""
+
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
