@@ -17,6 +17,7 @@ from scheduling import selectors
 from scheduling.exceptions import SchedulingError
 from scheduling.models import (
     CYCLE_LENGTHS,
+    OPEN_ENROLLMENT_STATUSES,
     CloseReason,
     ConsentMethod,
     ConsentRelationship,
@@ -110,7 +111,7 @@ def enrollment_enroll(
         raise SchedulingError("Only active patients can be enrolled.")
     existing = (
         SyncEnrollment.objects.select_for_update()
-        .filter(patient=patient, status__in=selectors.OPEN_ENROLLMENT_STATUSES)
+        .filter(patient=patient, status__in=OPEN_ENROLLMENT_STATUSES)
         .first()
     )
     if existing is not None and existing.status != EnrollmentStatus.INVITED:
@@ -295,7 +296,7 @@ def enrollment_disenroll(
     if reason == DisenrollReason.OTHER and not note.strip():
         raise SchedulingError("Add a note for 'other'.", fields={"note": ["Required for other."]})
     updated = SyncEnrollment.objects.filter(
-        pk=enrollment.pk, status__in=selectors.OPEN_ENROLLMENT_STATUSES
+        pk=enrollment.pk, status__in=OPEN_ENROLLMENT_STATUSES
     ).update(
         status=EnrollmentStatus.DISENROLLED,
         disenrolled_at=now,

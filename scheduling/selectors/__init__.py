@@ -1,0 +1,84 @@
+"""Reads of the sync engine that pages, the API, jobs and reports share.
+
+Each list costs a fixed number of queries (select_related / prefetch_related);
+tests assert it. Previews (plan_preview, anchor_options) write nothing.
+
+    calendars  settings, timing, local today, anchor load
+    patients   patients and prescriptions
+    previews   plan preview and anchor options (write nothing)
+    cycles     enrollments, cycles, worklists, the sync panel
+"""
+
+from scheduling.selectors.calendars import (
+    anchor_load,
+    pharmacies_with_settings,
+    pharmacy_today,
+    sync_settings_for,
+    timing_of,
+)
+from scheduling.selectors.cycles import (
+    SyncPanel,
+    cycle_by_public_id,
+    cycle_items_by_public_ids,
+    cycle_list,
+    default_replan_anchor,
+    enrollment_list,
+    fill_queue,
+    follow_up_tasks,
+    item_by_public_id,
+    open_enrollment_of,
+    open_prep_cycle_for,
+    patient_sync_panel,
+    prep_worklist,
+    replan_queue,
+)
+from scheduling.selectors.patients import (
+    chosen_prescriptions,
+    ever_filled,
+    home_pharmacy_of,
+    medication_list,
+    patient_by_public_id,
+    synced_prescriptions,
+)
+from scheduling.selectors.previews import (
+    AnchorOptions,
+    PlanPreview,
+    PlanRow,
+    anchor_options,
+    pharmacy_calendar,
+    plan_preview,
+)
+
+__all__ = [
+    "AnchorOptions",
+    "PlanPreview",
+    "PlanRow",
+    "SyncPanel",
+    "anchor_load",
+    "anchor_options",
+    "chosen_prescriptions",
+    "cycle_by_public_id",
+    "cycle_items_by_public_ids",
+    "cycle_list",
+    "default_replan_anchor",
+    "enrollment_list",
+    "ever_filled",
+    "fill_queue",
+    "follow_up_tasks",
+    "home_pharmacy_of",
+    "item_by_public_id",
+    "medication_list",
+    "open_enrollment_of",
+    "open_prep_cycle_for",
+    "patient_by_public_id",
+    "patient_sync_panel",
+    "pharmacies_with_settings",
+    "pharmacy_calendar",
+    "pharmacy_today",
+    "plan_preview",
+    "prep_worklist",
+    "replan_queue",
+    "sync_settings_for",
+    "synced_prescriptions",
+    "timing_of",
+]

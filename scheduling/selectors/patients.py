@@ -1,0 +1,101 @@
+"""The patient and prescription reads the sync engine needs (wizard, re-plans, fills)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from medsync.models import Pharmacy
+from patients.models import (
+    Fill,
+    Patient,
+    Prescription,
+    PrescriptionStatus,
+    SyncDecision,
+)
+from scheduling.exceptions import NotFoundInTenant, SchedulingError
+
+
+def patient_by_public_id(public_id) -> Patient:
+    patient = Patient.objects.select_related("home_pharmacy", "household").filter(
+        public_id=public_id
+    )
+    found = patient.first()
+    if found is None:
+        raise NotFoundInTenant("No such patient.")
+    return found
+
+
+def medication_list(patient: Patient) -> list[Prescription]:
+    """The patient's active prescriptions with their reconciliation decision (wizard step 1)."""
+    return list(
+        Prescription.objects.filter(patient=patient, status=PrescriptionStatus.ACTIVE)
+        .select_related("drug", "prescriber", "coverage", "pharmacy")
+        .order_by("drug__name", "rx_number")
+    )
+
+
+def chosen_prescriptions(patient: Patient, public_ids: Sequence) -> list[Prescription]:
+    """The patient's prescriptions named by public id; any other id is a 404 (another
+    patient's or another organization's prescription is simply not found)."""
+    wanted = {str(p) for p in public_ids}
+    if not wanted:
+        raise SchedulingError(
+            "Choose at least one prescription to sync.", fields={"prescriptions": ["Required."]}
+        )
+    found = list(
+        Prescription.objects.filter(patient=patient, public_id__in=wanted).select_related(
+            "drug", "coverage"
+        )
+    )
+    if len(found) != len(wanted):
+        raise NotFoundInTenant("No such prescription for this patient.")
+    inactive = [rx.rx_number for rx in found if rx.status != PrescriptionStatus.ACTIVE]
+    if inactive:
+        raise SchedulingError(
+            f"Only active prescriptions can be synced (Rx {', '.join(sorted(inactive))}).",
+            fields={"prescriptions": ["Inactive prescription."]},
+        )
+    excluded = [rx for rx in found if rx.sync_decision == SyncDecision.EXCLUDED]
+    if excluded:
+        rx = excluded[0]
+        raise SchedulingError(
+            f"Rx {rx.rx_number} was excluded from sync at reconciliation "
+            f"({rx.get_sync_exclusion_reason_display()}). Change that decision first.",
+            fields={"prescriptions": ["Excluded from sync."]},
+        )
+    return found
+
+
+def home_pharmacy_of(patient: Patient, prescriptions: Sequence[Prescription] = ()) -> Pharmacy:
+    if patient.home_pharmacy_id and patient.home_pharmacy.is_active:
+        return patient.home_pharmacy
+    for rx in prescriptions:
+        return rx.pharmacy
+    pharmacy = Pharmacy.objects.filter(is_active=True).order_by("pk").first()
+    if pharmacy is None:
+        raise SchedulingError("The organization has no active pharmacy.")
+    return pharmacy
+
+
+def ever_filled(prescription_ids: Iterable[int]) -> set[int]:
+    """Of these prescriptions, those with any fill on record (the original counts as used)."""
+    ids = list(prescription_ids)
+    if not ids:
+        return set()
+    return set(
+        Fill.objects.filter(prescription_id__in=ids)
+        .order_by()
+        .values_list("prescription_id", flat=True)
+        .distinct()
+    )
+
+
+def synced_prescriptions(patient: Patient) -> list[Prescription]:
+    """The patient's active prescriptions decided into sync (what a re-plan aligns)."""
+    return list(
+        Prescription.objects.filter(
+            patient=patient,
+            status=PrescriptionStatus.ACTIVE,
+            sync_decision=SyncDecision.SYNCED,
+        ).select_related("drug", "coverage", "pharmacy")
+    )
