@@ -147,10 +147,8 @@ def import_batch_request_apply(*, batch: ImportBatch, actor: User | None) -> boo
     ).update(apply_requested_at=timezone.now())
     if not requested:
         return False
-    from patients.tasks import import_apply
-
     enqueue_for_organization(
-        import_apply,
+        "patients.import_apply",
         current_organization(),
         batch_id=str(batch.public_id),
         actor_id=str(actor.public_id) if actor is not None else None,

@@ -180,10 +180,8 @@ def import_start(request):
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
-            from patients.tasks import import_preview
-
             enqueue_for_organization(
-                import_preview, request.organization, batch_id=str(batch.public_id)
+                "patients.import_preview", request.organization, batch_id=str(batch.public_id)
             )
             return redirect("import-detail", public_id=batch.public_id)
     recent = ImportBatch.objects.select_related("uploaded_by").order_by("-created_at")[:10]

@@ -92,10 +92,8 @@ class ImportViewSet(
             batch = services.import_batch_create(files=files, source="api", actor=request.user)
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
-        from patients.tasks import import_preview
-
         enqueue_for_organization(
-            import_preview, request.organization, batch_id=str(batch.public_id)
+            "patients.import_preview", request.organization, batch_id=str(batch.public_id)
         )
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
