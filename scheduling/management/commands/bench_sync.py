@@ -17,21 +17,11 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from medsync.models import Organization, Pharmacy
 from medsync.tenancy import tenant_scope
-from patients.models import (
-    Coverage,
-    DosageForm,
-    Drug,
-    Fill,
-    Patient,
-    PlanType,
-    Prescription,
-    SyncDecision,
-)
 from scheduling import sql, sweeps
 from scheduling.dates import local_today
 from scheduling.models import (
@@ -65,6 +55,18 @@ TOUCHED_TABLES = (
     "patients_coverage",
     "patients_patient",
 )
+
+
+def test_factories():
+    """The test suite's factories build the benchmark's records (one definition of a patient)."""
+    try:
+        import tests.factories as factories
+    except ImportError as exc:  # a deployment image without tests/ or the dev packages
+        raise CommandError(
+            "Benchmarks build their rows with tests/factories (factory_boy): run them from a "
+            "checkout with `make install`."
+        ) from exc
+    return factories
 
 
 class QueryCounter:
@@ -227,104 +229,81 @@ class Command(BaseCommand):
         )
 
     def _build(self, organization, pharmacy, n, today, anchor):
+        factories = test_factories()
         drugs = [
-            Drug.objects.get_or_create(
-                ndc=f"9988800000{i}",
-                defaults={
-                    "name": f"Benchopril {i}",
-                    "generic_name": f"benchopril {i}",
-                    "strength": "10 mg",
-                    "dosage_form": DosageForm.TABLET,
-                    "package_size": Decimal("1000"),
-                    "package_unit": "EA",
-                },
-            )[0]
+            factories.SyncDrugFactory(
+                ndc=f"9988800000{i}", name=f"Benchopril {i}", generic_name=f"benchopril {i}"
+            )
             for i in range(RX_PER_PATIENT)
         ]
-        inhaler = Drug.objects.get_or_create(
-            ndc="99888000099",
-            defaults={
-                "name": "Benchair HFA",
-                "generic_name": "benchair",
-                "strength": "90 mcg",
-                "dosage_form": DosageForm.INHALER,
-                "package_size": Decimal("200"),
-                "package_unit": "EA",
-                "unit_of_use": True,
-            },
-        )[0]
-        org = organization.pk
+        inhaler = factories.InhalerFactory(
+            ndc="99888000099", name="Benchair HFA", generic_name="benchair", strength="90 mcg"
+        )
+        build = factories.bulk_build_create
         for start in range(0, n, CHUNK):
             size = min(CHUNK, n - start)
-            patients = Patient.objects.bulk_create(
-                [
-                    Patient(
-                        organization_id=org,
-                        mrn=f"BS{start + i}",
-                        first_name="Bench",
-                        last_name=f"Patient {start + i}",
-                        date_of_birth=dt.date(1950, 1, 1),
-                        phone="+16085550100",
-                        home_pharmacy=pharmacy,
-                    )
+            patients = build(
+                factories.PatientFactory,
+                (
+                    {
+                        "organization": organization,
+                        "mrn": f"BS{start + i}",
+                        "first_name": "Bench",
+                        "last_name": f"Patient {start + i}",
+                        "date_of_birth": dt.date(1950, 1, 1),
+                        "phone": "+16085550100",
+                        "home_pharmacy": pharmacy,
+                    }
                     for i in range(size)
-                ]
+                ),
             )
-            coverages = Coverage.objects.bulk_create(
-                [
-                    Coverage(
-                        organization_id=org,
-                        patient=p,
-                        payer_name="Bench Part D",
-                        bin="610014",
-                        plan_type=PlanType.MEDICARE_PART_D,
-                        copay_amount=Decimal("10.00"),
-                        effective_from=dt.date(2025, 1, 1),
-                        rules_state="WI",
-                    )
+            coverages = build(
+                factories.CoverageFactory,
+                (
+                    {"patient": p, "payer_name": "Bench Part D", "member_id": f"BM{p.pk}"}
                     for p in patients
-                ]
+                ),
             )
-            prescriptions = []
+            rows = []
             for index, (patient, coverage) in enumerate(zip(patients, coverages, strict=True)):
                 chosen = list(drugs)
                 if (start + index) % INHALER_EVERY == 0:
                     chosen[-1] = inhaler
                 for k, drug in enumerate(chosen):
-                    prescriptions.append(
-                        Prescription(
-                            organization_id=org,
-                            pharmacy=pharmacy,
-                            rx_number=f"{(start + index) * 10 + k}",
-                            patient=patient,
-                            drug=drug,
-                            coverage=coverage,
-                            sig_text="Once daily",
-                            daily_dose=Decimal("8") if drug.unit_of_use else Decimal("1"),
-                            quantity_per_fill=Decimal("200") if drug.unit_of_use else Decimal("30"),
-                            days_supply=25 if drug.unit_of_use else 30,
-                            refills_authorized=11,
-                            refills_remaining=6 if k else 1,  # one Rx near its last refill
-                            written_date=today - dt.timedelta(days=180),
-                            expiration_date=today + dt.timedelta(days=185),
-                            sync_decision=SyncDecision.SYNCED,
-                        )
+                    rows.append(
+                        {
+                            "patient": patient,
+                            "pharmacy": pharmacy,
+                            "rx_number": f"{(start + index) * 10 + k}",
+                            "drug": drug,
+                            "coverage": coverage,
+                            "sig_text": "Once daily",
+                            "daily_dose": Decimal("8") if drug.unit_of_use else Decimal("1"),
+                            "quantity_per_fill": (
+                                Decimal("200") if drug.unit_of_use else Decimal("30")
+                            ),
+                            "days_supply": 25 if drug.unit_of_use else 30,
+                            "refills_remaining": 6 if k else 1,  # one Rx near its last refill
+                            "written_date": today - dt.timedelta(days=180),
+                            "expiration_date": today + dt.timedelta(days=185),
+                        }
                     )
-            prescriptions = Prescription.objects.bulk_create(prescriptions)
-            Fill.objects.bulk_create(
-                [
-                    Fill(
-                        organization_id=org,
-                        prescription=rx,
-                        fill_date=today - dt.timedelta(days=20),
-                        quantity=Decimal("200"),
-                        days_supply=25,
-                        fill_number=5,
-                    )
+            prescriptions = build(factories.SyncPrescriptionFactory, rows)
+            build(
+                factories.FillFactory,
+                (
+                    {
+                        "prescription": rx,
+                        "fill_date": today - dt.timedelta(days=20),
+                        "quantity": Decimal("200"),
+                        "days_supply": 25,
+                        "fill_number": 5,
+                    }
                     for rx in prescriptions
                     if rx.drug_id == inhaler.pk
-                ]
+                ),
             )
+            org = organization.pk
             enrollments = SyncEnrollment.objects.bulk_create(
                 [
                     SyncEnrollment(
