@@ -16,4 +16,5 @@ COPY . .
 RUN SECRET_KEY=build-only DEBUG=false ALLOWED_HOSTS=build python manage.py collectstatic --noinput
 USER medsync
 EXPOSE 8000
-CMD ["gunicorn", "medsync.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gunicorn.conf.py: workers, timeouts, which proxy may set X-Forwarded-Proto (FORWARDED_ALLOW_IPS).
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "medsync.wsgi:application"]

@@ -70,6 +70,22 @@ def read_positive_int(name: str, default: int) -> int:
     return value
 
 
+def read_whole_number(name: str, default: int) -> int:
+    """A count that may be 0 (e.g. TRUSTED_PROXY_COUNT)."""
+    raw = env.ENVIRON.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImproperlyConfigured(
+            f"Environment variable {name}={raw!r} is malformed: expected 0 or a whole number."
+        )
+    return value
+
+
 def read_url(name: str, default: str, schemes: tuple[str, ...]) -> str:
     raw = env.ENVIRON.get(name, default)
     parsed = urlparse(raw)

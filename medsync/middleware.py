@@ -1,11 +1,18 @@
-"""Request id, client IP and tenant scope for every request."""
+"""Request id, client IP, request limits, idle sessions and tenant scope for every request."""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import TooManyFilesSent
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
 
 from medsync import request_context
 from medsync.selectors import choose_membership, memberships_of_user
@@ -24,10 +31,9 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        # REMOTE_ADDR is the client when gunicorn runs with --forwarded-allow-ips
-        # set to the proxy (see README "Production deployment").
+        # The client behind TRUSTED_PROXY_COUNT proxies (see SECURITY.md "Deployment").
         id_token = request_context.set_request_id(request.request_id)
-        ip_token = request_context.set_client_ip(request.META.get("REMOTE_ADDR"))
+        ip_token = request_context.set_client_ip(request_context.client_ip(request) or None)
         try:
             response = self.get_response(request)
         finally:
@@ -69,3 +75,127 @@ class TenantMiddleware:
                 with tenant_scope(membership.organization):
                     return self.get_response(request)
         return self.get_response(request)
+
+
+class StatementTimeoutMiddleware:
+    """Caps every SQL statement of a web request at WEB_STATEMENT_TIMEOUT_SECONDS.
+
+    A runaway query (a pathological search, a missing index) is cancelled instead of holding
+    a worker and a connection. Celery jobs and commands never pass here: they keep the
+    server's default and may set their own limit.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        seconds = settings.WEB_STATEMENT_TIMEOUT_SECONDS
+        if seconds:
+            with connection.cursor() as cursor:
+                cursor.execute("SET statement_timeout = %s", [seconds * 1000])
+        return self.get_response(request)
+
+
+def _refusal(request, status: int, code: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        from medsync.api.errors import error_body
+
+        return JsonResponse(error_body(code, message), status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+class UploadLimitMiddleware:
+    """Refuses an upload by its declared size before reading a byte of it (413), and one
+    with more than UPLOAD_MAX_FILES files (400), with a message naming the limit.
+
+    Django reads no more than Content-Length, so the declared size bounds what is read;
+    DATA_UPLOAD_MAX_NUMBER_FILES (= UPLOAD_MAX_FILES) stops the parser at the limit.
+    """
+
+    # Multipart boundaries, headers and the CSRF field around the files.
+    ENVELOPE_BYTES = 64 * 1024
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST" and request.content_type == "multipart/form-data":
+            refused = self._refuse(request)
+            if refused is not None:
+                return refused
+        return self.get_response(request)
+
+    def _refuse(self, request) -> HttpResponse | None:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        megabytes = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+        if declared > settings.UPLOAD_MAX_BYTES + self.ENVELOPE_BYTES:
+            return _refusal(
+                request,
+                413,
+                "upload_too_large",
+                f"An upload may hold at most {megabytes} MB in all; this one is "
+                f"{declared / (1024 * 1024):.0f} MB. Nothing was saved.",
+            )
+        try:
+            request.FILES  # noqa: B018 - parse now, so the file limit answers clearly
+        except TooManyFilesSent:
+            return _refusal(
+                request,
+                400,
+                "too_many_files",
+                f"An upload may hold at most {settings.UPLOAD_MAX_FILES} files. Nothing was saved.",
+            )
+        return None
+
+
+POLL_PARAMETER = "poll"
+LAST_ACTIVITY_SESSION_KEY = "medsync_last_activity"
+
+
+def is_poll(request) -> bool:
+    """A background refresh (htmx `every Ns` with `?poll=1`), not a person acting."""
+    return request.method in ("GET", "HEAD") and request.GET.get(POLL_PARAMETER) == "1"
+
+
+class SessionActivityMiddleware:
+    """The idle timeout counts only what a person does.
+
+    Every other request of a signed-in user records the time and saves the session (pushing
+    its expiry SESSION_COOKIE_AGE on); a poll touches neither, so a screen left polling
+    still signs out after SESSION_IDLE_MINUTES. A poll whose session has ended is told to
+    load the login page (htmx `HX-Redirect`) rather than having it swapped into a panel.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.is_poll = is_poll(request)
+        if request.is_poll:
+            last = request.session.get(LAST_ACTIVITY_SESSION_KEY)
+            if (
+                request.user.is_authenticated
+                and last is not None
+                and time.time() - last > settings.SESSION_COOKIE_AGE
+            ):
+                logout(request)
+            if not request.user.is_authenticated:
+                return self._to_login(request)
+        response = self.get_response(request)
+        if not request.is_poll and request.user.is_authenticated:
+            request.session[LAST_ACTIVITY_SESSION_KEY] = int(time.time())
+        return response
+
+    @staticmethod
+    def _to_login(request) -> HttpResponse:
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back_to = page.path + (f"?{page.query}" if page.query else "") if page.path else ""
+        login = redirect_to_login(back_to or request.path)
+        if request.headers.get("HX-Request") == "true":
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login["Location"]
+            return response
+        return login

@@ -5,7 +5,6 @@ See README.md "Configuration" for the full list of variables.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -14,7 +13,9 @@ from medsync import env as environment
 from medsync.schedule import BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-TESTING = environment.read_bool("MEDSYNC_TESTING", "pytest" in sys.modules)
+# Only an explicit MEDSYNC_TESTING=1 (pyproject's pytest env sets it) turns on the test-only
+# shortcuts (development secret key, fast hasher); importing pytest never does.
+TESTING = environment.read_bool("MEDSYNC_TESTING", False)
 
 DEBUG = environment.read_bool("DEBUG", False)
 
@@ -62,11 +63,14 @@ MIDDLEWARE = [
     "medsync.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "medsync.middleware.StatementTimeoutMiddleware",
+    "medsync.middleware.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "medsync.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -103,6 +107,17 @@ DATABASES["default"]["CONN_MAX_AGE"] = environment.read_positive_int("DB_CONN_MA
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Every SQL statement of a web request is cancelled after this long (0: no limit); jobs and
+# commands keep the server default and may set their own.
+WEB_STATEMENT_TIMEOUT_SECONDS = environment.read_whole_number("WEB_STATEMENT_TIMEOUT_SECONDS", 15)
+
+# Uploads (imports): refused by declared size before reading (medsync.middleware), at most
+# UPLOAD_MAX_FILES files and UPLOAD_MAX_MB in all; files over 2.5 MB stream to disk.
+UPLOAD_MAX_BYTES = environment.read_positive_int("UPLOAD_MAX_MB", 50) * 1024 * 1024
+UPLOAD_MAX_FILES = environment.read_positive_int("UPLOAD_MAX_FILES", 10)
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields besides files
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 REDIS_URL = environment.read_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
 CACHES = {
@@ -133,18 +148,31 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Idle timeout: the session lives SESSION_IDLE_MINUTES after the last request,
-# and every request pushes the expiry forward.
+# Idle timeout: the session lives SESSION_IDLE_MINUTES after the last request a person
+# made; background polling (`?poll=1`) never pushes it on (medsync.middleware.SessionActivity).
 SESSION_IDLE_MINUTES = environment.read_positive_int("SESSION_IDLE_MINUTES", 15)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False  # SessionActivityMiddleware saves on every non-poll request
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Brute-force protection (django-axes): lock a username+IP pair after repeated failures.
+# --- Client address and brute-force lockout (SECURITY.md) ---------------------------
+# Proxies in front of the app that append to X-Forwarded-For (0: the peer is the client).
+# The one client-IP rule (medsync.request_context.client_ip) feeds the audit log, axes
+# and the API throttles (REST_FRAMEWORK["NUM_PROXIES"]).
+TRUSTED_PROXY_COUNT = environment.read_whole_number("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "medsync.request_context.client_ip"
+# django-axes with three separate limits (medsync.lockout): email + address, address alone,
+# email alone; a successful login clears its email + address count.
+AXES_HANDLER = "medsync.lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = environment.read_positive_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_LIMIT_PER_IP = environment.read_positive_int("LOGIN_FAILURE_LIMIT_PER_IP", 30)
+LOGIN_FAILURE_LIMIT_PER_USER = environment.read_positive_int("LOGIN_FAILURE_LIMIT_PER_USER", 20)
 AXES_COOLOFF_TIME = environment.read_positive_int("LOGIN_LOCKOUT_MINUTES", 15) / 60
+# A locked address's further tries are refused unrecorded: they neither extend its lockout
+# nor count toward the email's own limit (one address cannot lock an account out).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
@@ -235,6 +263,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "medsync.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": environment.env.ENVIRON.get("API_TOKEN_RATE", "10/min")},
+    # Throttle identity = the client-IP rule above (None would trust a forged X-Forwarded-For).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -192,7 +192,13 @@ _twilio_clients: dict[tuple[str, str], TwilioGateway] = {}
 
 
 def auth_token_from_env(env_name: str) -> str:
-    return os.environ.get(env_name, "") if env_name else ""
+    """The token in the named variable; '' for a name outside TWILIO_AUTH_TOKEN_* (rows
+    saved before the rule, or edited in the database) or a variable that is not set."""
+    from messaging.models import token_env_name_allowed
+
+    if not token_env_name_allowed(env_name):
+        return ""
+    return os.environ.get(env_name, "")
 
 
 def gateway_for(*, account_sid: str = "", auth_token: str = "") -> SmsGateway:

@@ -256,14 +256,22 @@ class ConsentEvent(TenantOwnedModel):
         raise PermissionError("Consent events are append-only.")
 
 
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,99}$")
+# Only variables made for this purpose may be named, so a pharmacy's settings can never make
+# the app send another secret (SECRET_KEY, DATABASE_URL...) to Twilio as a password.
+TOKEN_ENV_PREFIX = "TWILIO_AUTH_TOKEN_"  # noqa: S105 - a name prefix, not a secret
+_ENV_NAME = re.compile(rf"^{TOKEN_ENV_PREFIX}[A-Z0-9_]{{1,80}}$")
+
+
+def token_env_name_allowed(value: str) -> bool:
+    return bool(_ENV_NAME.match(value or ""))
 
 
 def validate_env_name(value: str) -> None:
-    if not _ENV_NAME.match(value or ""):
+    if not token_env_name_allowed(value):
         raise ValidationError(
-            "Give the NAME of an environment variable (capitals, digits, underscores), "
-            "for example TWILIO_AUTH_TOKEN_MAPLE: the token itself never goes in the database.",
+            f"Give the NAME of an environment variable that starts with {TOKEN_ENV_PREFIX} "
+            "(capitals, digits, underscores), for example TWILIO_AUTH_TOKEN_MAPLE: the token "
+            "itself never goes in the database.",
             code="env_name",
         )
 
@@ -283,9 +291,10 @@ def validate_service_sid(value: str) -> None:
 class PharmacySmsConfig(TenantOwnedModel):
     """How one pharmacy sends through Twilio. Secrets stay out of the database.
 
-    The auth token is not stored: `auth_token_env` names the environment variable that
-    holds it (set by the deployment's secret manager). Blank fields fall back to the
-    TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN settings.
+    The auth token is not stored: `auth_token_env` names the environment variable
+    (TWILIO_AUTH_TOKEN_...) that holds it, set by the deployment's secret manager. A pharmacy
+    with neither its own account nor its own variable uses the TWILIO_ACCOUNT_SID /
+    TWILIO_AUTH_TOKEN settings; one that names its own never falls back to them.
     """
 
     pharmacy = models.OneToOneField(Pharmacy, on_delete=models.CASCADE, related_name="sms_config")

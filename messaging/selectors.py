@@ -280,12 +280,15 @@ def credentials_for(pharmacy: Pharmacy | None) -> tuple[str, str]:
     """(account SID, auth token): the pharmacy's settings, else the global ones.
 
     The token never lives in the database: the pharmacy's settings name the environment
-    variable that holds it.
+    variable (TWILIO_AUTH_TOKEN_...) that holds it. A pharmacy that names its own account
+    or variable fails closed: a missing variable is no token (the send fails as a
+    configuration error), never the global token of another account.
     """
     config = sms_config(pharmacy)
     account_sid = (config.account_sid if config else "") or settings.TWILIO_ACCOUNT_SID
-    token = auth_token_from_env(config.auth_token_env) if config else ""
-    return account_sid, token or settings.TWILIO_AUTH_TOKEN
+    if config is not None and (config.auth_token_env or config.account_sid):
+        return account_sid, auth_token_from_env(config.auth_token_env)
+    return account_sid, settings.TWILIO_AUTH_TOKEN
 
 
 def sender_rate(pharmacy: Pharmacy | None) -> float:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from medsync.decorators import require_permission
+from medsync.middleware import is_poll
 from medsync.models import Pharmacy
 from medsync.roles import Perm, role_allows
 from medsync.services import audit_record
@@ -92,7 +93,10 @@ def _thread_context(request, conversation, **extra):
 @require_permission(Perm.REPLY_MESSAGES)
 def conversation_detail(request, public_id):
     conversation = _conversation_or_404(request, public_id)
-    services.conversation_mark_read(conversation=conversation, actor=request.user)
+    if not is_poll(request):
+        # Opening a conversation reads it; the 10-second refresh of an open screen does not
+        # (a text that arrives while nobody is at the counter stays unread).
+        services.conversation_mark_read(conversation=conversation, actor=request.user)
     if request.htmx and request.GET.get("partial") == "thread":
         return render(request, "messaging/_thread.html", _thread_context(request, conversation))
     if conversation.patient is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -40,6 +41,33 @@ def _progress_reporter(batch: ImportBatch, phase: str):
         )
 
     return report
+
+
+def read_uploads(uploads) -> list[tuple[str, str]]:
+    """(name, text) of each uploaded file, checked by count and size before reading any.
+
+    The request itself was refused earlier if it declared more than UPLOAD_MAX_MB or held
+    more than UPLOAD_MAX_FILES files (medsync.middleware.UploadLimitMiddleware); these
+    checks name the file and hold for any caller.
+    """
+    uploads = list(uploads)
+    if len(uploads) > settings.UPLOAD_MAX_FILES:
+        raise ValidationError(
+            {"files": [f"Upload at most {settings.UPLOAD_MAX_FILES} files at a time."]}
+        )
+    total_mb = settings.UPLOAD_MAX_BYTES // 1024 // 1024
+    if sum(upload.size for upload in uploads) > settings.UPLOAD_MAX_BYTES:
+        raise ValidationError({"files": [f"The files together are larger than {total_mb} MB."]})
+    for upload in uploads:
+        if upload.size > MAX_IMPORT_FILE_BYTES:
+            raise ValidationError(
+                {
+                    "files": [
+                        f"{upload.name} is larger than {MAX_IMPORT_FILE_BYTES // 1024 // 1024} MB."
+                    ]
+                }
+            )
+    return [(upload.name, decode_upload(upload.name, upload.read())) for upload in uploads]
 
 
 def decode_upload(filename: str, data: bytes) -> str:

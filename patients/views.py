@@ -173,7 +173,7 @@ def import_start(request):
             if not form.is_valid():
                 raise ValidationError([m for ms in form.errors.values() for m in ms])
             uploads = form.cleaned_data["files"]
-            files = [(f.name, services.decode_upload(f.name, f.read())) for f in uploads]
+            files = services.read_uploads(uploads)
             batch = services.import_batch_create(
                 files=files, source="dashboard", actor=request.user
             )

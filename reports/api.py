@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from medsync.api.base import TenantAPIView
+from medsync.api.fields import date_param
 from medsync.roles import Perm
 from patients.models import Patient
 from patients.services import patient_viewed
@@ -60,7 +61,9 @@ class PatientAdherenceView(TenantAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("days", int, description="Window length, 30 to 730 (default 180)."),
-            OpenApiParameter("period_end", str, description="YYYY-MM-DD, default today."),
+            OpenApiParameter(
+                "period_end", str, description="YYYY-MM-DD from 1900 to 2099, default today."
+            ),
         ],
         responses=AdherenceSerializer,
     )
@@ -76,11 +79,10 @@ class PatientAdherenceView(TenantAPIView):
         except ValueError:
             errors["days"] = ["A whole number of days from 30 to 730."]
         period_end = timezone.localdate()
-        if "period_end" in request.GET:
-            try:
-                period_end = serializers.DateField().to_internal_value(request.GET["period_end"])
-            except serializers.ValidationError:
-                errors["period_end"] = ["A date as YYYY-MM-DD."]
+        try:
+            period_end = date_param(request, "period_end", default=period_end)
+        except serializers.ValidationError as exc:
+            errors.update(exc.detail)
         if errors:
             raise serializers.ValidationError(errors)
         start, end, results = selectors.adherence_for_patient(

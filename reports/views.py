@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from medsync.csv_export import csv_writer
 from medsync.decorators import require_permission
 from medsync.roles import Perm
 from medsync.services import audit_record
@@ -29,7 +28,7 @@ SORTS = {
 
 def _filtered(request):
     today = timezone.localdate()
-    candidates = selectors.eligibility_candidates(today=today)
+    candidates = selectors.eligibility_candidates(today=today, membership=request.membership)
     show = request.GET.get("show", "qualifying")
     klass = request.GET.get("class", "")
     if show == "qualifying":
@@ -74,7 +73,7 @@ def eligibility_csv(request):
     today, candidates, show, *_ = _filtered(request)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="sync-candidates-{today}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # cells that would run as formulas are quoted
     classes = sorted(STAR_CLASSES)
     writer.writerow(
         [

@@ -88,7 +88,7 @@ class ImportViewSet(
     def create(self, request, *args, **kwargs):
         uploads = request.FILES.getlist("files")
         try:
-            files = [(f.name, services.decode_upload(f.name, f.read())) for f in uploads]
+            files = services.read_uploads(uploads)
             batch = services.import_batch_create(files=files, source="api", actor=request.user)
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None

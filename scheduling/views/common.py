@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from medsync.redirects import safe_next
 from medsync.roles import Perm, role_allows
 from medsync.selectors import pharmacies_visible_to
 from patients.services import patient_viewed
@@ -33,10 +34,13 @@ def can(request, perm: Perm) -> bool:
 
 
 def back(request, fallback: str):
-    """Redirect to where the post came from (a local path only), else to `fallback`."""
-    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or reverse(fallback)
-    if not target.startswith("/"):
-        target = reverse(fallback)
+    """Redirect to where the post came from (a page of this site only), else to `fallback`."""
+    target = safe_next(
+        request,
+        request.POST.get("next"),
+        request.META.get("HTTP_REFERER"),
+        fallback=reverse(fallback),
+    )
     return redirect(target)
 
 
