@@ -23,3 +23,16 @@ class TenantCommand(BaseCommand):
 
     def handle_in_tenant(self, organization: Organization, *args, **options):
         raise NotImplementedError
+
+
+def bench_factories():
+    """`tests.factories`, with which every benchmark builds its rows (one definition of a
+    patient, a prescription, a fill for tests and benchmarks alike)."""
+    try:
+        import tests.factories as factories
+    except ImportError as exc:  # a deployment image without tests/ or the dev packages
+        raise CommandError(
+            "Benchmarks build their rows with tests/factories (factory_boy): run them from a "
+            "checkout after `make install`."
+        ) from exc
+    return factories

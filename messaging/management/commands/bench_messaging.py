@@ -11,8 +11,6 @@ second is 2.8 hours). Reports requests/s, texts/s and the duplicate count (must 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from medsync.management.base import bench_factories
 from medsync.models import Organization, Pharmacy
 from medsync.tenancy import tenant_scope
+from medsync.worker_process import start_worker
 from messaging import services, tasks
 from messaging.models import (
     ConsentEvent,
@@ -124,20 +124,21 @@ class Command(BaseCommand):
     def _patients(self, organization, pharmacy, count: int) -> None:
         existing = Patient.objects.count()
         if existing < count:
-            Patient.objects.bulk_create(
-                [
-                    Patient(
-                        organization=organization,
-                        mrn=f"BENCH{n:07d}",
-                        first_name=f"Pat{n}",
-                        last_name="Bench",
-                        date_of_birth=date(1950, 1, 1),
-                        phone=f"+1608{3000000 + n:07d}",
-                        home_pharmacy=pharmacy,
-                    )
+            factories = bench_factories()
+            factories.bulk_build_create(
+                factories.PatientFactory,
+                (
+                    {
+                        "organization": organization,
+                        "mrn": f"BENCH{n:07d}",
+                        "first_name": f"Pat{n}",
+                        "last_name": "Bench",
+                        "date_of_birth": date(1950, 1, 1),
+                        "phone": f"+1608{3000000 + n:07d}",
+                        "home_pharmacy": pharmacy,
+                    }
                     for n in range(existing, count)
-                ],
-                batch_size=2000,
+                ),
             )
         consented = set(SmsConsent.objects.values_list("patient_id", flat=True))
         now = timezone.now()
@@ -188,68 +189,34 @@ class Command(BaseCommand):
 
     def _drain(self, organization, count: int, options) -> tuple[float, Path]:
         queue = f"bench-messaging-{os.getpid()}"
-        db = connection.settings_dict
-        env = {
-            **os.environ,
-            "DATABASE_URL": (
-                f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
-                f"{db['PORT'] or 5432}/{db['NAME']}"
-            ),
-            "REDIS_URL": settings.REDIS_URL,
-            "CELERY_TASK_DEFAULT_QUEUE": queue,
-            "MESSAGING_GATEWAY": "console",
-            "MESSAGING_SENDER_RATE": str(options["sender_rate"]),
-            "DEBUG": "false",
-            "SECRET_KEY": settings.SECRET_KEY,
-            "LOG_LEVEL": "WARNING",
-        }
-        log_path = Path(settings.BASE_DIR) / "test-artifacts" / "bench-messaging-worker.log"
-        log_path.parent.mkdir(exist_ok=True)
-        with open(log_path, "w") as log:
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "medsync",
-                    "worker",
-                    "--loglevel=WARNING",
-                    "--concurrency=1",
-                    "--pool=prefork",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "-Q",
-                    queue,
-                ],
-                cwd=settings.BASE_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        worker = start_worker(
+            queue,
+            env={
+                "MESSAGING_GATEWAY": "console",
+                "MESSAGING_SENDER_RATE": str(options["sender_rate"]),
+                "SECRET_KEY": settings.SECRET_KEY,
+                "LOG_LEVEL": "WARNING",
+            },
+            loglevel="WARNING",
+            log_name="bench-messaging-worker",
+        )
+        try:  # the worker answers a ping before the clock starts
+            started = time.perf_counter()
+            tasks.dispatch_due.apply_async(
+                kwargs={"organization_id": str(organization.public_id)}, queue=queue
             )
-            try:
-                time.sleep(3)  # let the worker connect before the clock starts
-                started = time.perf_counter()
-                tasks.dispatch_due.apply_async(
-                    kwargs={"organization_id": str(organization.public_id)}, queue=queue
-                )
-                deadline = started + options["timeout"]
-                with tenant_scope(organization):
-                    while True:
-                        left = Message.objects.filter(
-                            status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
-                        ).count()
-                        if left == 0:
-                            break
-                        if time.perf_counter() > deadline or worker.poll() is not None:
-                            raise CommandError(f"{left} texts still unsent; see {log_path}.")
-                        time.sleep(0.2)
-                elapsed = time.perf_counter() - started
-            finally:
-                worker.terminate()
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-        return elapsed, log_path
+            deadline = started + options["timeout"]
+            with tenant_scope(organization):
+                while True:
+                    left = Message.objects.filter(
+                        status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
+                    ).count()
+                    if left == 0:
+                        break
+                    if time.perf_counter() > deadline or not worker.alive():
+                        raise CommandError(f"{left} texts still unsent; see {worker.log_path}.")
+                    time.sleep(0.2)
+            elapsed = time.perf_counter() - started
+        finally:
+            worker.stop()
+        return elapsed, worker.log_path

@@ -4,16 +4,15 @@ import datetime as dt
 import io
 import random
 import time
-from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from medsync.management.base import bench_factories
 from medsync.models import Organization, Pharmacy
 from medsync.tenancy import tenant_scope
 from patients.imports import ImportFileInput, run_import
-from patients.models import DosageForm, Drug, Patient, Prescription
 
 
 class Command(BaseCommand):
@@ -35,43 +34,38 @@ class Command(BaseCommand):
                 pharmacy = Pharmacy.objects.create(
                     name="Bench", ncpdp_id=f"{rng.randrange(10**6, 10**7)}", state="WI"
                 )
-                drug, _ = Drug.objects.get_or_create(
-                    ndc="99999000001",
-                    defaults=dict(
-                        name="Benchstatin",
-                        generic_name="benchstatin",
-                        strength="10 mg",
-                        dosage_form=DosageForm.TABLET,
-                        package_size=Decimal(90),
-                        package_unit="EA",
+                factories = bench_factories()
+                drug = factories.DrugFactory(
+                    ndc="99999000001", name="Benchstatin", generic_name="benchstatin"
+                )
+                patients = factories.bulk_build_create(
+                    factories.PatientFactory,
+                    (
+                        {
+                            "organization": organization,
+                            "mrn": f"B{i}",
+                            "first_name": "Bench",
+                            "last_name": f"P{i}",
+                            "date_of_birth": dt.date(1950, 1, 1),
+                            "phone": "+16085550100",
+                        }
+                        for i in range(max(1, n_rx // 4))
                     ),
                 )
-                patients = Patient.objects.bulk_create(
-                    Patient(
-                        organization=organization,
-                        mrn=f"B{i}",
-                        first_name="Bench",
-                        last_name=f"P{i}",
-                        date_of_birth=dt.date(1950, 1, 1),
-                        phone="+16085550100",
-                    )
-                    for i in range(max(1, n_rx // 4))
-                )
-                Prescription.objects.bulk_create(
-                    Prescription(
-                        organization=organization,
-                        pharmacy=pharmacy,
-                        rx_number=str(10**6 + i),
-                        patient=patients[i % len(patients)],
-                        drug=drug,
-                        sig_text="daily",
-                        daily_dose=1,
-                        quantity_per_fill=30,
-                        days_supply=30,
-                        written_date=dt.date(2025, 1, 1),
-                        expiration_date=dt.date(2026, 1, 1),
-                    )
-                    for i in range(n_rx)
+                factories.bulk_build_create(
+                    factories.PrescriptionFactory,
+                    (
+                        {
+                            "patient": patients[i % len(patients)],
+                            "pharmacy": pharmacy,
+                            "rx_number": str(10**6 + i),
+                            "drug": drug,
+                            "sig_text": "daily",
+                            "written_date": dt.date(2025, 1, 1),
+                            "expiration_date": dt.date(2026, 1, 1),
+                        }
+                        for i in range(n_rx)
+                    ),
                 )
                 out = io.StringIO()
                 out.write("rx_number,fill_date,quantity,days_supply,fill_number,patient_pay\n")

@@ -17,9 +17,10 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from medsync.management.base import bench_factories
 from medsync.models import Organization, Pharmacy
 from medsync.tenancy import tenant_scope
 from scheduling import sql, sweeps
@@ -55,18 +56,6 @@ TOUCHED_TABLES = (
     "patients_coverage",
     "patients_patient",
 )
-
-
-def test_factories():
-    """The test suite's factories build the benchmark's records (one definition of a patient)."""
-    try:
-        import tests.factories as factories
-    except ImportError as exc:  # a deployment image without tests/ or the dev packages
-        raise CommandError(
-            "Benchmarks build their rows with tests/factories (factory_boy): run them from a "
-            "checkout with `make install`."
-        ) from exc
-    return factories
 
 
 class QueryCounter:
@@ -229,7 +218,7 @@ class Command(BaseCommand):
         )
 
     def _build(self, organization, pharmacy, n, today, anchor):
-        factories = test_factories()
+        factories = bench_factories()
         drugs = [
             factories.SyncDrugFactory(
                 ndc=f"9988800000{i}", name=f"Benchopril {i}", generic_name=f"benchopril {i}"
