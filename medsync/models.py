@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 from django_scopes import ScopedManager
@@ -133,6 +134,18 @@ class Organization(models.Model):
         return self.name
 
 
+    # Owners, pharmacists and platform staff always sign in with a second factor; these two
+    # settings are the organization's say over technicians (see README "Accounts").
+    technicians_need_mfa = models.BooleanField(
+        "technicians need a second factor",
+        default=True,
+        help_text="Off: technicians may add one, but are not made to.",
+    )
+    technicians_may_remember_device = models.BooleanField(
+        "technicians may skip the code for 12 hours on a device",
+        default=False,
+        help_text="A counter computer remembers a technician's second factor for 12 hours.",
+    )
 class Pharmacy(TenantOwnedModel):
     """One location of an organization."""
 
@@ -257,6 +270,7 @@ class ApiToken(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
+    name = models.CharField(max_length=100, blank=True, help_text="What it is for, if given.")
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
@@ -271,6 +285,33 @@ class AuditEventQuerySet(models.QuerySet):
 
     def delete(self):
         raise PermissionError("Audit events are append-only.")
+
+
+class UserSession(AbstractBaseSession):
+    """A browser session, stored under the SHA-256 of its key (the key itself never is).
+
+    `medsync.accounts.sessions.SessionStore` reads and writes it; the user column lets a
+    person list and end their own sessions, and deleting the row ends one at once.
+    """
+
+    session_key = models.CharField("key hash", max_length=64, primary_key=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="browser_sessions"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expire_date"])]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from medsync.accounts.sessions import SessionStore
+
+        return SessionStore
 
 
 class AuditEvent(models.Model):

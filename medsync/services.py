@@ -152,7 +152,7 @@ def _hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_token_issue(*, user: User) -> tuple[ApiToken, str]:
+def api_token_issue(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     """Create a token; the raw secret is returned once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -160,6 +160,7 @@ def api_token_issue(*, user: User) -> tuple[ApiToken, str]:
         key_hash=_hash_token(raw),
         prefix=raw[:12],
         expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_TTL_DAYS),
+        name=name.strip()[:100],
     )
     audit_record(action="medsync.api_token.issued", actor=user, target=token)
     return token, raw

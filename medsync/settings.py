@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "medsync.apps.MedSyncConfig",
     "patients.apps.PatientsConfig",
     "billing.apps.BillingConfig",
@@ -67,15 +70,18 @@ MIDDLEWARE = [
     "medsync.middleware.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "medsync.accounts.middleware.SessionDetailsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "medsync.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "medsync.middleware.TenantMiddleware",
+    "medsync.accounts.middleware.MfaRequiredMiddleware",  # after OTP and Tenant
 ]
 
 ROOT_URLCONF = "medsync.urls"
@@ -195,6 +201,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and scheduled in UTC; each pharmacy's zone is applied in the app
 USE_I18N = True
 USE_TZ = True
+# Second factor (django-otp: TOTP apps + single-use recovery codes); see README "Accounts".
+# Sessions are stored under the SHA-256 of their key, with the user, so people can list
+# and end them (medsync/accounts/sessions.py).
+SESSION_ENGINE = "medsync.accounts.sessions"
+OTP_TOTP_ISSUER = environment.env.ENVIRON.get("OTP_TOTP_ISSUER", "MedSync")
+
 
 # --- Static files (whitenoise; assets come from packages, never a CDN) ------------
 STATIC_URL = "/static/"
@@ -252,7 +264,7 @@ CONTENT_SECURITY_POLICY = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "medsync.api.auth.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "medsync.api.auth.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["medsync.api.permissions.RoleAllows"],
     "DEFAULT_PAGINATION_CLASS": "medsync.api.pagination.Pagination",

@@ -19,6 +19,8 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def audit_login_failed(sender, credentials, request=None, **kwargs):
+    if sender == "medsync.mfa":
+        return  # a wrong second-factor code: audited as medsync.mfa.failed
     # The attempted email is staff data, not PHI; kept for security review.
     attempted = str(credentials.get("username") or credentials.get("email") or "")[:254]
     audit_record(

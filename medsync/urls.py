@@ -1,38 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from medsync import health, views
-from medsync.forms import EmailAuthenticationForm
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("", include("medsync.accounts.urls")),
     path("accounts/switch-organization/", views.switch_organization, name="switch-organization"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password_reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
-    path(
-        "accounts/password_reset/done/",
-        auth_views.PasswordResetDoneView.as_view(),
-        name="password_reset_done",
-    ),
-    path(
-        "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
-        name="password_reset_confirm",
-    ),
-    path(
-        "accounts/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
-    ),
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("pharmacies/", views.pharmacy_list, name="pharmacy-list"),

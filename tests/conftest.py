@@ -19,6 +19,7 @@ from tests.factories import (
     PharmacyFactory,
     UserFactory,
 )
+from tests.medsync.totp import enroll_totp, totp_now
 
 pytest_plugins = ["tests.worker"]
 
@@ -90,14 +91,30 @@ def floater(maple, birch) -> User:
 
 @pytest.fixture
 def login(client):
-    """Log a user into the Django test client with the real login page."""
+    """Log a user into the Django test client with the real login page and the second
+    factor (an authenticator with a known secret is set up for them if they have none)."""
 
     def _login(user: User, password: str = TEST_PASSWORD):
+        device = enroll_totp(user)
         response = client.post("/accounts/login/", {"username": user.email, "password": password})
         assert response.status_code == 302, "login failed in a fixture"
+        response = client.post("/accounts/mfa/verify/", {"code": totp_now(device)})
+        assert response.status_code == 302, "the second factor failed in a fixture"
         return client
 
     return _login
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    """pytest-django's admin client, past the second factor the admin requires."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post("/accounts/mfa/verify/", {"code": totp_now(enroll_totp(admin_user))})
+    assert response.status_code == 302, "the second factor failed in a fixture"
+    return client
 
 
 @pytest.fixture

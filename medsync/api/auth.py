@@ -1,6 +1,8 @@
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from medsync.accounts.selectors import mfa_needed
 from medsync.services import api_token_find_usable
 
 
@@ -26,6 +28,29 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """Django session auth (with its CSRF check), for sessions that have passed their
+    second factor when they need one. An unverified session is anonymous to the API."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        is_verified = getattr(user, "is_verified", None)
+        if is_verified is not None and is_verified():
+            return result
+        if mfa_needed(user):
+            raise exceptions.AuthenticationFailed(
+                "Finish signing in with your second factor before using the API."
+            )
+        return result
+
+
+class VerifiedSessionScheme(SessionScheme):
+    target_class = "medsync.api.auth.VerifiedSessionAuthentication"
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -6,6 +6,20 @@ from medsync.models import Organization, Pharmacy, User
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, write_only=True)
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=12,
+        write_only=True,
+        help_text="The current 6-digit code of your authenticator app. Required for owners, "
+        "pharmacists, platform staff and anyone who has set up a second factor.",
+    )
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="What the token is for, shown on your account page.",
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -69,10 +69,15 @@ def log_in():
     from tests.factories import TEST_PASSWORD
 
     def _log_in(page, user, password: str = TEST_PASSWORD):
+        from tests.medsync.totp import enroll_totp, totp_now
+
+        device = enroll_totp(user)
         page.goto("/accounts/login/")
         page.get_by_label("Email").fill(user.email)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
+        page.get_by_label("Code").fill(totp_now(device))
+        page.get_by_role("button", name="Continue").click()
         page.wait_for_load_state("networkidle")
 
     return _log_in

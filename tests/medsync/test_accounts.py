@@ -8,6 +8,7 @@ from django_scopes import scopes_disabled
 
 from medsync.models import AuditEvent
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.medsync.totp import enroll_totp, totp_now
 
 GENERIC = "That email and password did not match. Check both and try again."
 
@@ -19,10 +20,14 @@ def _audit(action):
 
 @pytest.mark.django_db
 def test_login_by_email_lands_on_the_role_page_and_is_audited(client, maple):
+    device = enroll_totp(maple.pharmacist)
     response = client.post(
         "/accounts/login/", {"username": "PHARMACIST@maple.test", "password": TEST_PASSWORD}
     )
     assert response.status_code == 302
+    assert response["Location"] == "/accounts/mfa/verify/?next=/"
+    response = client.post("/accounts/mfa/verify/?next=/", {"code": totp_now(device)})
+    assert response["Location"] == "/"
     assert client.get("/").headers["Location"] == "/dashboard/"
     [event] = _audit("medsync.user.logged_in")
     assert event.actor == maple.pharmacist

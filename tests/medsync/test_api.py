@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from medsync.models import ApiToken, AuditEvent
 from tests.factories import TEST_PASSWORD, PharmacyFactory
+from tests.medsync.totp import enroll_totp, totp_now
 
 
 @pytest.fixture
@@ -24,8 +25,10 @@ def _error(response):
 
 @pytest.mark.django_db
 def test_token_exchange_and_use(api, maple):
+    device = enroll_totp(maple.pharmacist)
     response = api.post(
-        "/api/v1/auth/token/", {"email": maple.pharmacist.email, "password": TEST_PASSWORD}
+        "/api/v1/auth/token/",
+        {"email": maple.pharmacist.email, "password": TEST_PASSWORD, "otp": totp_now(device)},
     )
     assert response.status_code == 201
     raw = response.json()["token"]
@@ -62,7 +65,12 @@ def test_token_request_validation_names_the_fields(api):
 @pytest.mark.django_db
 def test_a_revoked_token_stops_working(api, maple):
     raw = api.post(
-        "/api/v1/auth/token/", {"email": maple.owner.email, "password": TEST_PASSWORD}
+        "/api/v1/auth/token/",
+        {
+            "email": maple.owner.email,
+            "password": TEST_PASSWORD,
+            "otp": totp_now(enroll_totp(maple.owner)),
+        },
     ).json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.delete("/api/v1/auth/token/").status_code == 204
@@ -77,7 +85,12 @@ def test_a_revoked_token_stops_working(api, maple):
 @pytest.mark.django_db
 def test_tokens_expire(api, maple, settings):
     raw = api.post(
-        "/api/v1/auth/token/", {"email": maple.owner.email, "password": TEST_PASSWORD}
+        "/api/v1/auth/token/",
+        {
+            "email": maple.owner.email,
+            "password": TEST_PASSWORD,
+            "otp": totp_now(enroll_totp(maple.owner)),
+        },
     ).json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     later = timezone.now() + dt.timedelta(days=settings.API_TOKEN_TTL_DAYS, minutes=1)

@@ -1,14 +1,25 @@
 """Idempotent demo data: Maple Pharmacy (owner, pharmacist, technician) and Birch Rx."""
 
+import base64
+import hashlib
+
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from medsync.models import Membership, MembershipPharmacy, Organization, Pharmacy, User
 from medsync.roles import Role
 from medsync.tenancy import tenant_scope
 
 DEMO_PASSWORD = "medsync-demo-2026"
+
+
+def demo_totp_key(email: str) -> str:
+    """The demo-only authenticator key of a demo login (hex, 20 bytes)."""
+    return hashlib.sha1(f"medsync-demo-only-totp:{email}".encode()).hexdigest()  # noqa: S324 - a demo key, not a password hash
+
 
 ORGANIZATIONS = [
     {
@@ -116,8 +127,28 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo data is ready. Logins (password for all: {DEMO_PASSWORD}):")
         )
+        self.stdout.write(
+            "  Each login also asks for a code: add the key to an authenticator app, or use the "
+            "code shown (it changes every 30 s; `python manage.py seed_demo` prints fresh ones)."
+        )
         for organization_name, role, email in logins:
-            self.stdout.write(f"  {organization_name:<16} {role:<11} {email}")
+            secret, code = self._demo_second_factor(email)
+            self.stdout.write(
+                f"  {organization_name:<16} {role:<11} {email:<26} key {secret}  code now {code}"
+            )
+
+    def _demo_second_factor(self, email: str) -> tuple[str, str]:
+        """Every demo login gets an authenticator with a fixed key (demo only: derived from
+        the email, printed here), so the demo and its browser tests can sign in."""
+        user = User.objects.get(email=email)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(
+                user=user, name="Authenticator app", key=demo_totp_key(email), confirmed=True
+            )
+        secret = base64.b32encode(device.bin_key).decode()
+        code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        return secret, f"{code:06d}"
 
     def _member(self, email: str, name: str, role: Role) -> None:
         user = User.objects.filter(email=email).first()

@@ -1,0 +1,1 @@
+"""Accounts: sign-in with a second factor, browser sessions, API tokens, passwords."""
