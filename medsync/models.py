@@ -124,6 +124,14 @@ class Organization(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
+    # Members limited to some pharmacies see only those pharmacies' patients unless this is on
+    # (medsync.selectors.patient_pharmacy_limit; README "Pharmacy visibility").
+    share_patient_records = models.BooleanField(
+        "share patient records across our pharmacies",
+        default=False,
+        help_text="On: staff limited to some pharmacies still open every patient of the "
+        "organization. Off: they see patients of their pharmacies only.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

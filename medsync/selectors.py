@@ -63,6 +63,22 @@ def limit_to_visible_pharmacies(
     return queryset.filter(**{f"{pharmacy_field}__in": visible})
 
 
+def patient_pharmacy_limit(membership: Membership | None) -> QuerySet[Pharmacy] | None:
+    """The pharmacies whose patients this member may see, or None for the whole tenant.
+
+    The patient half of the visibility rule: jobs (`membership=None`), organization-wide
+    members, and every member of an organization that shares patient records across its
+    pharmacies see every patient; a limited member sees the patients tied to the pharmacies
+    `pharmacies_visible_to` gives them. What ties a patient to a pharmacy (home pharmacy, a
+    prescription, a sync cycle) is `patients.visibility`, built on this.
+    """
+    if membership is None or not membership.limited_to_pharmacies:
+        return None
+    if membership.organization.share_patient_records:
+        return None
+    return pharmacies_visible_to(membership).order_by().values("pk")
+
+
 def members_of_organization() -> QuerySet[Membership]:
     return Membership.objects.select_related("user").order_by("user__email")
 

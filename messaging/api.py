@@ -28,7 +28,6 @@ from messaging.models import (
     MessageStatus,
     MessageTemplate,
 )
-from patients.models import Patient
 from patients.services import patient_viewed
 
 
@@ -131,7 +130,7 @@ class MessageViewSet(
         if self.action == "list":
             patient_id = _uuid_param(request, "patient")
             if patient_id is not None:
-                patient = Patient.objects.filter(public_id=patient_id).first()
+                patient = selectors.patient_for_member(request.membership, patient_id)
                 if patient is None:
                     raise NotFound()
                 patient_viewed(patient=patient, actor=request.user, via="api.messages")
@@ -174,7 +173,7 @@ class MessageViewSet(
             if conversation is None:
                 raise NotFound()
         else:
-            patient = Patient.objects.filter(public_id=values["patient"]).first()
+            patient = selectors.patient_for_member(request.membership, values["patient"])
             if patient is None:
                 raise NotFound()
             if not patient.phone:

@@ -34,6 +34,7 @@ from messaging.models import (
     SmsNumber,
 )
 from patients.models import Drug, Patient, PatientStatus
+from patients.visibility import limit_to_visible_patients, visibility_condition
 
 INBOX_VIEWS = {
     "unread": "Unread",
@@ -42,6 +43,22 @@ INBOX_VIEWS = {
     "closed": "Closed",
     "all": "All",
 }
+
+
+def limit_to_visible_conversations(
+    queryset: QuerySet, membership: Membership | None, conversation_field: str = ""
+) -> QuerySet:
+    """Rows of conversations the member may see: at one of their pharmacies, and with a
+    patient they may see (or no patient yet: an unknown number texting that pharmacy)."""
+    prefix = f"{conversation_field}__" if conversation_field else ""
+    queryset = limit_to_visible_pharmacies(queryset, membership, f"{prefix}pharmacy")
+    condition = visibility_condition(membership)
+    if condition is None:
+        return queryset
+    visible = Patient.objects.filter(condition).order_by().values("pk")
+    return queryset.filter(
+        Q(**{f"{prefix}patient__isnull": True}) | Q(**{f"{prefix}patient__in": visible})
+    )
 
 
 def conversations_for_inbox(
@@ -61,7 +78,7 @@ def conversations_for_inbox(
         )
         .order_by("-last_message_at", "-id")
     )
-    conversations = limit_to_visible_pharmacies(conversations, membership, "pharmacy")
+    conversations = limit_to_visible_conversations(conversations, membership)
     if view == "unread":
         conversations = conversations.filter(unread__gt=0)
     elif view == "mine":
@@ -86,7 +103,7 @@ def conversations_for_inbox(
 def conversation_for_member(membership: Membership, public_id) -> Conversation | None:
     """One conversation the member may see (its pharmacy is visible to them), else None."""
     return (
-        limit_to_visible_pharmacies(Conversation.objects.all(), membership, "pharmacy")
+        limit_to_visible_conversations(Conversation.objects.all(), membership)
         .select_related("patient", "pharmacy", "assigned_to")
         .filter(public_id=public_id)
         .first()
@@ -104,7 +121,7 @@ def conversation_messages(conversation: Conversation) -> QuerySet[Message]:
 
 def unread_total(membership: Membership) -> int:
     """Unread patient texts in the conversations the member may see."""
-    conversations = limit_to_visible_pharmacies(Conversation.objects.all(), membership, "pharmacy")
+    conversations = limit_to_visible_conversations(Conversation.objects.all(), membership)
     return Message.objects.filter(
         direction=Direction.INBOUND,
         read_at__isnull=True,
@@ -120,8 +137,8 @@ def messages_list(
     status: str = "",
     membership: Membership | None = None,
 ):
-    """Texts newest first, filtered; with `membership`, only those of conversations at the
-    member's pharmacies."""
+    """Texts newest first, filtered; with `membership`, only those of conversations the
+    member may see (their pharmacies, their patients)."""
     messages = Message.objects.select_related("patient", "conversation", "pharmacy").order_by(
         "-created_at", "-id"
     )
@@ -133,7 +150,13 @@ def messages_list(
         messages = messages.filter(direction=direction)
     if status:
         messages = messages.filter(status=status)
-    return limit_to_visible_pharmacies(messages, membership, "conversation__pharmacy")
+    return limit_to_visible_conversations(messages, membership, "conversation")
+
+
+def patient_for_member(membership: Membership | None, public_id) -> Patient | None:
+    """A patient the member may see (for texting them or their settings), else None."""
+    patients = Patient.objects.select_related("home_pharmacy").filter(public_id=public_id)
+    return limit_to_visible_patients(patients, membership).first()
 
 
 def patient_sms_state(patient) -> dict:

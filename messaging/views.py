@@ -219,8 +219,8 @@ def conversation_simulate(request, public_id):
 # --- A patient's texting settings -------------------------------------------------------------
 
 
-def _patient_or_404(public_id) -> Patient:
-    patient = Patient.objects.select_related("home_pharmacy").filter(public_id=public_id).first()
+def _patient_or_404(request, public_id) -> Patient:
+    patient = selectors.patient_for_member(request.membership, public_id)
     if patient is None:
         raise Http404("No such patient.")
     return patient
@@ -228,7 +228,7 @@ def _patient_or_404(public_id) -> Patient:
 
 @require_permission(Perm.VIEW_PATIENTS)
 def patient_messaging(request, public_id):
-    patient = _patient_or_404(public_id)
+    patient = _patient_or_404(request, public_id)
     patient_viewed(patient=patient, actor=request.user, via="messaging.settings")
     state = selectors.patient_sms_state(patient)
     recent = selectors.messages_list(patient=patient)[:20]
@@ -250,7 +250,7 @@ def patient_messaging(request, public_id):
 @require_permission(Perm.EDIT_PATIENTS)
 @require_POST
 def patient_consent(request, public_id):
-    patient = _patient_or_404(public_id)
+    patient = _patient_or_404(request, public_id)
     form = PatientConsentForm(request.POST)
     if not form.is_valid():
         flash.error(request, form.error_text())

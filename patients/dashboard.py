@@ -11,18 +11,24 @@ from patients.models import (
     PrescriptionStatus,
     SyncDecision,
 )
+from patients.visibility import limit_to_visible_patients
 
 
 def records_card(request):
     """The dashboard card: active patients and prescriptions still to reconcile."""
-    patients = Patient.objects.aggregate(active=Count("id", filter=Q(status=PatientStatus.ACTIVE)))[
-        "active"
-    ]
+    membership = request.membership
+    patients = limit_to_visible_patients(Patient.objects.all(), membership).aggregate(
+        active=Count("id", filter=Q(status=PatientStatus.ACTIVE))
+    )["active"]
     undecided = (
-        Prescription.objects.filter(
-            status=PrescriptionStatus.ACTIVE,
-            sync_decision=SyncDecision.UNDECIDED,
-            patient__status=PatientStatus.ACTIVE,
+        limit_to_visible_patients(
+            Prescription.objects.filter(
+                status=PrescriptionStatus.ACTIVE,
+                sync_decision=SyncDecision.UNDECIDED,
+                patient__status=PatientStatus.ACTIVE,
+            ),
+            membership,
+            "patient",
         )
         .values("patient_id")
         .distinct()

@@ -6,11 +6,19 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
+from medsync.models import Membership
 from patients.models import Coverage, Fill, Patient, Prescription, PrescriptionStatus
+from patients.visibility import limit_to_visible_patients
 
 _DATE_FORMS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
+# A search reads at most this many words (a name, a date of birth, a phone and an rx number
+# fit); the rest are ignored, so a pasted paragraph costs what six words cost.
+SEARCH_MAX_WORDS = 6
+# Longest search text accepted (the page cuts it, the API answers 400 above it).
+SEARCH_MAX_LENGTH = 100
 
 
 def _as_date(text: str) -> dt.date | None:
@@ -22,39 +30,67 @@ def _as_date(text: str) -> dt.date | None:
     return None
 
 
-def patient_search(query: str = "", *, status: str = "") -> QuerySet[Patient]:
-    """Patients matching a name, date of birth, phone number or rx number.
+def search_words(query: str) -> list[str]:
+    """The words a search reads: the first SEARCH_MAX_WORDS of the first SEARCH_MAX_LENGTH
+    characters."""
+    return query[:SEARCH_MAX_LENGTH].split()[:SEARCH_MAX_WORDS]
 
-    Every word must match: "ada 1950-12-10" finds Ada born that day.
+
+def patient_search_condition(query: str) -> Q:
+    """The condition "every word matches a name, date of birth, phone, MRN or rx number".
+
+    An rx number is matched with one `EXISTS` per word: no join on prescriptions, so rows
+    never multiply and the cost grows by one small subquery per word (at most six).
     """
-    patients = Patient.objects.select_related("home_pharmacy").annotate(
-        active_rx=Count("prescriptions", filter=Q(prescriptions__status=PrescriptionStatus.ACTIVE))
-    )
-    if status:
-        patients = patients.filter(status=status)
-    for word in query.split():
+    condition = Q()
+    for word in search_words(query):
         day = _as_date(word)
         digits = re.sub(r"\D", "", word)
         if day is not None:
-            patients = patients.filter(date_of_birth=day)
+            condition &= Q(date_of_birth=day)
         elif digits and len(digits) >= 4 and len(digits) == len(re.sub(r"[\s().+-]", "", word)):
-            patients = patients.filter(
-                Q(phone__contains=digits[-10:])
-                | Q(prescriptions__rx_number=digits)
-                | Q(mrn__iexact=word)
+            has_rx = Exists(
+                Prescription.objects.filter(patient=OuterRef("pk"), rx_number=digits).order_by()
             )
+            condition &= Q(phone__contains=digits[-10:]) | has_rx | Q(mrn__iexact=word)
         else:
-            patients = patients.filter(
+            condition &= (
                 Q(first_name__istartswith=word)
                 | Q(last_name__istartswith=word)
                 | Q(mrn__iexact=word)
             )
-    return patients.distinct().order_by("last_name", "first_name", "id")
+    return condition
 
 
-def patient_with_record(public_id) -> Patient | None:
-    """One patient with everything the record page shows, in a fixed number of queries."""
-    return (
+def patient_search(
+    query: str = "", *, status: str = "", membership: Membership | None
+) -> QuerySet[Patient]:
+    """Patients the member may see matching a name, date of birth, phone number or rx number.
+
+    Every word must match: "ada 1950-12-10" finds Ada born that day.
+    """
+    active_rx = (
+        Prescription.objects.filter(patient=OuterRef("pk"), status=PrescriptionStatus.ACTIVE)
+        .order_by()
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    patients = Patient.objects.select_related("home_pharmacy").annotate(
+        active_rx=Coalesce(Subquery(active_rx), 0)
+    )
+    if status:
+        patients = patients.filter(status=status)
+    patients = limit_to_visible_patients(patients, membership).filter(
+        patient_search_condition(query)
+    )
+    return patients.order_by("last_name", "first_name", "id")
+
+
+def patient_with_record(public_id, *, membership: Membership | None) -> Patient | None:
+    """One patient the member may see, with everything the record page shows, in a fixed
+    number of queries."""
+    return limit_to_visible_patients(
         Patient.objects.select_related("home_pharmacy", "household")
         .prefetch_related(
             Prefetch("coverages", queryset=Coverage.objects.order_by("priority")),
@@ -65,9 +101,9 @@ def patient_with_record(public_id) -> Patient | None:
                 ).order_by("status", "drug__name"),
             ),
         )
-        .filter(public_id=public_id)
-        .first()
-    )
+        .filter(public_id=public_id),
+        membership,
+    ).first()
 
 
 def fills_of_patient(patient: Patient) -> QuerySet[Fill]:

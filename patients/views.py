@@ -26,6 +26,7 @@ from patients.models import (
     SyncDecision,
 )
 from patients.panels import panels_for
+from patients.visibility import limit_to_visible_patients
 
 PAGE_SIZE = 25
 TIMELINE_DAYS = 120
@@ -38,9 +39,8 @@ def patient_list(request):
     status = request.GET.get("status", PatientStatus.ACTIVE)
     if status not in PatientStatus.values and status != "":
         status = PatientStatus.ACTIVE
-    page = Paginator(selectors.patient_search(query, status=status), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    patients = selectors.patient_search(query, status=status, membership=request.membership)
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     services.audit_record(
         action="patients.patient.listed",
         actor=request.user,
@@ -56,8 +56,8 @@ def patient_list(request):
     return render(request, template, context)
 
 
-def _patient_or_404(public_id):
-    patient = selectors.patient_with_record(public_id)
+def _patient_or_404(request, public_id):
+    patient = selectors.patient_with_record(public_id, membership=request.membership)
     if patient is None:
         raise Http404("No such patient.")
     return patient
@@ -79,7 +79,7 @@ def _medication_rows(patient) -> list[dict]:
 @require_permission(Perm.VIEW_PATIENTS)
 def patient_detail(request, public_id):
     """A patient's record: medications with suggestions, fills, supply timeline, panels."""
-    patient = _patient_or_404(public_id)
+    patient = _patient_or_404(request, public_id)
     services.patient_viewed(patient=patient, actor=request.user, via="page")
     today = timezone.localdate()
     fills = Paginator(selectors.fills_of_patient(patient), PAGE_SIZE).get_page(
@@ -126,7 +126,11 @@ def patient_detail(request, public_id):
 def prescription_decide(request, public_id):
     """A pharmacist's sync decision on one prescription (the row again for htmx)."""
     prescription = (
-        Prescription.objects.select_related("drug", "pharmacy", "patient", "sync_decided_by")
+        limit_to_visible_patients(
+            Prescription.objects.select_related("drug", "pharmacy", "patient", "sync_decided_by"),
+            request.membership,
+            "patient",
+        )
         .filter(public_id=public_id)
         .first()
     )
@@ -154,7 +158,7 @@ def prescription_decide(request, public_id):
 @require_POST
 def patient_accept_suggestions(request, public_id):
     """Accept the suggestion for every undecided active prescription of a patient."""
-    patient = _patient_or_404(public_id)
+    patient = _patient_or_404(request, public_id)
     decided = services.patient_reconcile_accept_suggestions(patient=patient, actor=request.user)
     messages.success(request, f"Accepted the suggestion for {decided} prescription(s).")
     return redirect("patient-detail", public_id=patient.public_id)

@@ -13,6 +13,7 @@ from medsync.api.fields import date_param
 from medsync.roles import Perm
 from patients.models import Patient
 from patients.services import patient_viewed
+from patients.visibility import limit_to_visible_patients
 from reports import selectors
 
 
@@ -68,7 +69,11 @@ class PatientAdherenceView(TenantAPIView):
         responses=AdherenceSerializer,
     )
     def get(self, request, id):
-        patient = Patient.objects.filter(public_id=id).first()
+        patient = (
+            limit_to_visible_patients(Patient.objects.all(), request.membership)
+            .filter(public_id=id)
+            .first()
+        )
         if patient is None:
             raise Http404
         errors = {}
@@ -128,7 +133,9 @@ class EligibilityView(TenantAPIView):
         responses=CandidateSerializer(many=True),
     )
     def get(self, request):
-        candidates = selectors.eligibility_candidates(today=timezone.localdate())
+        candidates = selectors.eligibility_candidates(
+            today=timezone.localdate(), membership=request.membership
+        )
         if request.GET.get("qualifying_only", "true").lower() != "false":
             candidates = [c for c in candidates if c.qualifies]
         ranked = selectors.rank_candidates(candidates, sort=request.GET.get("sort", "priority"))

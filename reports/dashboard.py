@@ -13,11 +13,18 @@ def candidates_card(request):
 
     if not role_allows(request.membership.role, Perm.VIEW_REPORTS):
         return None
-    key = f"dashboard:candidates:{request.organization.pk}:{timezone.localdate()}"
+    membership = request.membership
+    # Members limited to some pharmacies count only the patients they may see.
+    audience = membership.pk if membership.limited_to_pharmacies else "all"
+    key = f"dashboard:candidates:{request.organization.pk}:{audience}:{timezone.localdate()}"
     counts = cache.get(key)
     if counts is None:
         # The finder reads six months of fills: cached ten minutes per organization.
-        candidates = [c for c in eligibility_candidates(today=timezone.localdate()) if c.qualifies]
+        candidates = [
+            c
+            for c in eligibility_candidates(today=timezone.localdate(), membership=membership)
+            if c.qualifies
+        ]
         counts = (len(candidates), sum(1 for c in candidates if c.below_80_classes))
         cache.set(key, counts, timeout=600)
     qualifying, below = counts

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from medsync.models import Membership
 from patients.models import Fill, Patient, PatientStatus, Prescription, PrescriptionStatus
+from patients.visibility import limit_to_visible_patients
 from reports.pdc import STAR_CLASSES, PdcFill, PdcResult, pdc_by_class, trailing_window
 from scheduling.models import OPEN_ENROLLMENT_STATUSES, SyncEnrollment
 
@@ -80,8 +82,9 @@ class Candidate:
         return self.qualifying_rx >= 2
 
 
-def eligibility_candidates(*, today: dt.date) -> list[Candidate]:
-    """Active patients not in the sync program, with what makes them good candidates.
+def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> list[Candidate]:
+    """Active patients the member may see who are not in the sync program, with what makes
+    them good candidates.
 
     A fixed number of queries whatever the number of patients: patients, their qualifying
     prescriptions, their fills of the last 180 days.
@@ -90,7 +93,7 @@ def eligibility_candidates(*, today: dt.date) -> list[Candidate]:
         "patient_id"
     )
     patients = list(
-        Patient.objects.filter(status=PatientStatus.ACTIVE)
+        limit_to_visible_patients(Patient.objects.filter(status=PatientStatus.ACTIVE), membership)
         .exclude(pk__in=enrolled)
         .select_related("home_pharmacy")
         .order_by("last_name", "first_name", "id")

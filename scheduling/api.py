@@ -340,7 +340,9 @@ class EnrollmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
         data = EnrollSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        patient = selectors.patient_by_public_id(values.pop("patient"))
+        patient = selectors.patient_by_public_id(
+            values.pop("patient"), membership=request.membership
+        )
         prescriptions = selectors.chosen_prescriptions(patient, values.pop("prescriptions"))
         enrollment = services.enrollment_enroll(
             patient=patient, actor=request.user, prescriptions=prescriptions, **values
@@ -415,7 +417,7 @@ class CycleViewSet(TenantReadOnlyViewSet):
 
 
 def _patient_for(request, patient_id) -> Patient:
-    patient = selectors.patient_by_public_id(patient_id)
+    patient = selectors.patient_by_public_id(patient_id, membership=request.membership)
     patient_viewed(patient=patient, actor=request.user, via="api.sync")
     return patient
 

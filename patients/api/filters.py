@@ -14,7 +14,13 @@ from patients.validators import normalize_ndc
 class PatientFilter(django_filters.FilterSet):
     """Patients by status, or a search on name, date of birth, phone or rx number."""
 
-    search = django_filters.CharFilter(method="filter_search", label="Name, DOB, phone or rx")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        label="Name, DOB, phone or rx",
+        max_length=selectors.SEARCH_MAX_LENGTH,
+        help_text=f"Up to {selectors.SEARCH_MAX_LENGTH} characters; the first "
+        f"{selectors.SEARCH_MAX_WORDS} words are matched.",
+    )
     status = django_filters.CharFilter()
 
     class Meta:
@@ -22,7 +28,8 @@ class PatientFilter(django_filters.FilterSet):
         fields = ["status"]
 
     def filter_search(self, queryset, name, value):
-        return queryset.filter(pk__in=selectors.patient_search(value).values("pk"))
+        # The viewset already cut the queryset to the patients the member may see.
+        return queryset.filter(selectors.patient_search_condition(value))
 
 
 class PrescriptionFilter(django_filters.FilterSet):

@@ -28,6 +28,7 @@ from patients.api.serializers import (
     PrescriptionSerializer,
 )
 from patients.models import Coverage, Drug, Fill, Patient, Prescriber, Prescription
+from patients.visibility import limit_to_visible_patients
 
 READ_WRITE = {
     "list": Perm.VIEW_PATIENTS,
@@ -42,6 +43,12 @@ READ_WRITE = {
 # A record viewset whose reads are audited against the record's patient.
 class AuditedRecordViewSet(TenantModelViewSet):
     required_permission = READ_WRITE
+    patient_field = ""  # the path from the record to its patient ("" for a patient)
+
+    def filter_queryset(self, queryset):
+        # Lists, details, updates and deletes: only patients the member may see (a 404 else).
+        queryset = limit_to_visible_patients(queryset, self.request.membership, self.patient_field)
+        return super().filter_queryset(queryset)
 
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)
@@ -96,6 +103,7 @@ class PatientViewSet(AuditedRecordViewSet):
 class PrescriptionViewSet(AuditedRecordViewSet):
     serializer_class = PrescriptionSerializer
     filterset_class = PrescriptionFilter
+    patient_field = "patient"
     queryset = Prescription.objects.none()
 
     def get_queryset(self):
@@ -119,6 +127,7 @@ class PrescriptionViewSet(AuditedRecordViewSet):
 class FillViewSet(AuditedRecordViewSet):
     serializer_class = FillSerializer
     filterset_class = FillFilter
+    patient_field = "prescription__patient"
     queryset = Fill.objects.none()
 
     def get_queryset(self):
@@ -134,6 +143,7 @@ class FillViewSet(AuditedRecordViewSet):
 class CoverageViewSet(AuditedRecordViewSet):
     serializer_class = CoverageSerializer
     filterset_class = CoverageFilter
+    patient_field = "patient"
     queryset = Coverage.objects.none()
 
     def get_queryset(self):

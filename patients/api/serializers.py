@@ -16,13 +16,26 @@ from medsync.validators import normalize_phone
 from patients import services
 from patients.models import Coverage, Drug, Fill, Patient, Prescriber, Prescription
 from patients.validators import normalize_ndc
+from patients.visibility import limit_to_visible_patients
 
 
 class PublicIdField(serializers.SlugRelatedField):
     """A reference by public id (UUID), resolved inside the caller's tenant."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, patient_field: str | None = None, **kwargs):
+        # patient_field: the path to the record's patient ("" for a patient) when the record
+        # belongs to one; then only patients the caller may see are found (else "not found").
+        self.patient_field = patient_field
         super().__init__(slug_field="public_id", **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        if self.patient_field is None or request is None:
+            return queryset
+        return limit_to_visible_patients(
+            queryset, getattr(request, "membership", None), self.patient_field
+        )
 
     def to_internal_value(self, data):
         try:
@@ -138,7 +151,7 @@ class PrescriberSerializer(RecordSerializer):
 
 # A payer plan of a patient: exactly one of copay or coinsurance unless cash.
 class CoverageSerializer(RecordSerializer):
-    patient = PublicIdField(queryset=Patient.objects)
+    patient = PublicIdField(queryset=Patient.objects, patient_field="")
 
     class Meta:
         model = Coverage
@@ -216,7 +229,7 @@ class DrugByNdcField(serializers.Field):
 
 # A prescription; the pharmacy defaults to your only one.
 class PrescriptionSerializer(RecordSerializer):
-    patient = PublicIdField(queryset=Patient.objects)
+    patient = PublicIdField(queryset=Patient.objects, patient_field="")
     prescriber = PublicIdField(queryset=Prescriber.objects, required=False, allow_null=True)
     pharmacy = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
     pharmacy_id = serializers.UUIDField(
@@ -282,7 +295,7 @@ class PrescriptionSerializer(RecordSerializer):
 
 # A fill of a prescription: never before it was written, one per date.
 class FillSerializer(RecordSerializer):
-    prescription = PublicIdField(queryset=Prescription.objects)
+    prescription = PublicIdField(queryset=Prescription.objects, patient_field="patient")
 
     class Meta:
         model = Fill

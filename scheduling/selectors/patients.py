@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from medsync.models import Pharmacy
+from django.db.models import Exists, OuterRef
+
+from medsync.models import Membership, Pharmacy
 from patients.models import (
     Fill,
     Patient,
@@ -12,14 +14,25 @@ from patients.models import (
     PrescriptionStatus,
     SyncDecision,
 )
+from patients.visibility import limit_to_visible_patients
 from scheduling.exceptions import NotFoundInTenant, SchedulingError
+from scheduling.models import SyncCycle, SyncEnrollment
 
 
-def patient_by_public_id(public_id) -> Patient:
+def sync_at_pharmacies(pharmacies):
+    """Visibility clause (registered in patients.visibility at ready()): a patient with a sync
+    enrollment or cycle at one of these pharmacies belongs to them too."""
+    return Exists(
+        SyncEnrollment.objects.filter(patient=OuterRef("pk"), pharmacy__in=pharmacies).order_by()
+    ) | Exists(SyncCycle.objects.filter(patient=OuterRef("pk"), pharmacy__in=pharmacies).order_by())
+
+
+def patient_by_public_id(public_id, *, membership: Membership | None) -> Patient:
+    """A patient the member may see (another pharmacy's patient is not found: a 404)."""
     patient = Patient.objects.select_related("home_pharmacy", "household").filter(
         public_id=public_id
     )
-    found = patient.first()
+    found = limit_to_visible_patients(patient, membership).first()
     if found is None:
         raise NotFoundInTenant("No such patient.")
     return found

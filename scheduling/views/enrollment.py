@@ -97,7 +97,7 @@ def enroll_wizard(request, patient_id):
     """Three steps on one page: medications and preferences, anchor options, the plan and
     consent. Each step posts the whole form; htmx swaps the wizard in place."""
     try:
-        patient = selectors.patient_by_public_id(patient_id)
+        patient = selectors.patient_by_public_id(patient_id, membership=request.membership)
     except NotFoundInTenant:
         raise Http404("No such patient.") from None
     patient_viewed(patient=patient, actor=request.user, via="enroll_wizard")
@@ -255,7 +255,7 @@ def enrollment_action(request, enrollment_id, action):
 @require_permission(Perm.MANAGE_ENROLLMENT)
 def patient_invite(request, patient_id):
     try:
-        patient = selectors.patient_by_public_id(patient_id)
+        patient = selectors.patient_by_public_id(patient_id, membership=request.membership)
     except NotFoundInTenant:
         raise Http404("No such patient.") from None
     services.enrollment_invite(patient=patient, actor=request.user)
@@ -265,7 +265,7 @@ def patient_invite(request, patient_id):
 
 def _panel_context(request, patient_id):
     try:
-        patient = selectors.patient_by_public_id(patient_id)
+        patient = selectors.patient_by_public_id(patient_id, membership=request.membership)
     except NotFoundInTenant:
         raise Http404("No such patient.") from None
     patient_viewed(patient=patient, actor=request.user, via="sync_panel")

@@ -37,7 +37,7 @@ from scheduling.views.common import (
 @require_permission(Perm.MANAGE_ENROLLMENT)
 def replan_request(request, patient_id):
     try:
-        patient = selectors.patient_by_public_id(patient_id)
+        patient = selectors.patient_by_public_id(patient_id, membership=request.membership)
     except NotFoundInTenant:
         raise Http404("No such patient.") from None
     enrollment = selectors.open_enrollment_of(patient)

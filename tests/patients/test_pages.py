@@ -11,7 +11,11 @@ pytestmark = pytest.mark.django_db
 
 def test_the_list_searches_and_paginates(client, maple, ada, login):
     for n in range(30):
-        PatientFactory(organization=maple.organization, last_name=f"Zed{n:02d}")
+        PatientFactory(
+            organization=maple.organization,
+            last_name=f"Zed{n:02d}",
+            home_pharmacy=maple.pharmacies[0],  # Main St: the technician's pharmacy
+        )
     login(maple.technician)
     page = client.get("/patients/").content.decode()
     assert "Page 1 of 2" in page and "31 patients" in page
