@@ -271,7 +271,7 @@ REST_FRAMEWORK = {
     # JSON only: people explore the API in /api/v1/docs/ (Swagger UI), not a browsable API.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "medsync.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "medsync.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": environment.env.ENVIRON.get("API_TOKEN_RATE", "10/min")},
@@ -290,6 +290,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "medsync.api.schema.ScopeFreeSchemaGenerator",
+    # The schema and Swagger UI are for signed-in people and token holders only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "medsync.api.schema.add_error_responses",  # every 4xx status, one ErrorResponse body
+    ],
     "ENUM_NAME_OVERRIDES": {
         "USStateEnum": "medsync.models.US_STATES",
         "DisenrollReasonEnum": "scheduling.models.DisenrollReason",

@@ -43,9 +43,11 @@ def _uuid_param(request, name: str) -> uuid.UUID | None:
 
 class MessageSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    patient = serializers.UUIDField(source="patient.public_id", read_only=True, default=None)
+    patient = serializers.UUIDField(
+        source="patient.public_id", read_only=True, default=None, allow_null=True
+    )
     conversation = serializers.UUIDField(
-        source="conversation.public_id", read_only=True, default=None
+        source="conversation.public_id", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
@@ -193,7 +195,9 @@ class MessageViewSet(
 class ConversationSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     patient = serializers.SerializerMethodField()
-    pharmacy = serializers.UUIDField(source="pharmacy.public_id", read_only=True, default=None)
+    pharmacy = serializers.UUIDField(
+        source="pharmacy.public_id", read_only=True, default=None, allow_null=True
+    )
     assigned_to = serializers.SerializerMethodField()
     unread = serializers.IntegerField(read_only=True, default=0)
     last_body = serializers.CharField(read_only=True, default="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -130,7 +130,15 @@ class EligibilityView(TenantAPIView):
             ),
             OpenApiParameter("qualifying_only", bool),
         ],
-        responses=CandidateSerializer(many=True),
+        responses=inline_serializer(
+            "PaginatedCandidateList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": CandidateSerializer(many=True),
+            },
+        ),
     )
     def get(self, request):
         candidates = selectors.eligibility_candidates(

@@ -200,6 +200,7 @@ PLAN_ITEM = inline_serializer(
         "warnings": WarningSerializer(many=True),
         "fills": serializers.ListField(child=serializers.DictField()),
     },
+    many=True,
 )
 SYNC_PLAN_RESPONSE = inline_serializer(
     "SyncPlan",

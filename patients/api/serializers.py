@@ -7,7 +7,7 @@ to other records are public ids (UUIDs) resolved inside the caller's tenant.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
@@ -76,7 +76,7 @@ class RecordSerializer(serializers.ModelSerializer):
 # A patient; one entered by hand gets a MedSync MRN (MS-...).
 class PatientSerializer(RecordSerializer):
     home_pharmacy = serializers.SlugRelatedField(
-        slug_field="public_id", read_only=True, help_text="Pharmacy id."
+        slug_field="public_id", read_only=True, allow_null=True, help_text="Pharmacy id."
     )
     mrn = serializers.CharField(required=False, max_length=40)
     phone = serializers.CharField(max_length=30, help_text="Any US form; stored as E.164.")
@@ -208,9 +208,6 @@ class DrugSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema_field(
-    {"type": "string", "description": "NDC on write (any form); the drug object on read."}
-)
 # A drug written as an NDC in any form and read as the drug object.
 class DrugByNdcField(serializers.Field):
     def to_representation(self, value):
@@ -225,6 +222,17 @@ class DrugByNdcField(serializers.Field):
         if drug is None:
             raise serializers.ValidationError(f"NDC {data} is not in the drug catalog.")
         return drug
+
+
+class DrugByNdcFieldSchema(OpenApiSerializerFieldExtension):
+    """In the OpenAPI document: an NDC string in requests, the Drug object in responses."""
+
+    target_class = DrugByNdcField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return {"type": "string", "description": "NDC (any form)."}
+        return auto_schema.resolve_serializer(DrugSerializer, direction).ref
 
 
 # A prescription; the pharmacy defaults to your only one.

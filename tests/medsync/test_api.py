@@ -190,8 +190,11 @@ def test_pagination_caps_the_page_size(api_client_for, maple):
 
 
 @pytest.mark.django_db
-def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
-    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_openapi_schema_and_docs_are_served_without_a_cdn(api_client_for, login, maple):
+    # Both need a token or a session (tests/api/test_schemathesis.py: anonymous is refused).
+    schema = api_client_for(maple.pharmacist).get(
+        "/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
     assert schema.status_code == 200
     document = schema.json()
     assert document["openapi"].startswith("3.")
@@ -203,7 +206,7 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
     ]:
         assert path in document["paths"]
     assert "bearerAuth" in document["components"]["securitySchemes"]
-    docs = client.get("/api/v1/docs/")
+    docs = login(maple.pharmacist).get("/api/v1/docs/")
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "swagger-ui" in html and "cdn.jsdelivr" not in html and "unpkg" not in html
