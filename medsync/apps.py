@@ -8,4 +8,13 @@ class MedSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from medsync import signals  # noqa: F401 - connects auth signal receivers
+        from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate, pre_migrate
+
+        from medsync import rls, signals  # noqa: F401 - connects auth signal receivers
+
+        # Row-level security (medsync/rls.py): the tenant setting on every connection,
+        # policies and grants after every migrate, and migrate only as the schema owner.
+        connection_created.connect(rls.install_tenant_setting, dispatch_uid="medsync.rls")
+        pre_migrate.connect(rls.refuse_migrate_without_owner, sender=self)
+        post_migrate.connect(rls.apply_after_migrate, sender=self)
