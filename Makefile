@@ -20,10 +20,16 @@ $(VENV)/.installed: requirements.lock package.json package-lock.json
 
 install: $(VENV)/.installed
 
+# Row-level security (README): migrate and seed as the schema owner, serve as the app role
+# (no BYPASSRLS), the named cross-tenant lookups through the platform role.
+run: export DATABASE_OWNER_URL ?= postgres://medsync_owner:medsync-owner-dev@127.0.0.1:5432/medsync
+run: export DATABASE_URL ?= postgres://medsync_app:medsync-app-dev@127.0.0.1:5432/medsync
+run: export DATABASE_PLATFORM_URL ?= postgres://medsync_platform:medsync-platform-dev@127.0.0.1:5432/medsync
 run: install
 	@bin/ensure-services
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+	@bin/ensure-db-roles
+	DATABASE_URL="$$DATABASE_OWNER_URL" $(BIN)/python manage.py migrate --noinput
+	DATABASE_URL="$$DATABASE_OWNER_URL" $(BIN)/python manage.py seed_demo
 	@bin/run-dev
 
 # Everything CI runs: lint, the import contracts, every test (browser and real-worker included).
@@ -34,10 +40,11 @@ test: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The loop to work in: every test but the browser and real-worker ones.
+# The loop to work in: every test but the browser and real-worker ones, on both cores
+# (pytest-xdist: each worker gets its own test database and Redis database).
 test-fast: install
 	@bin/ensure-services
-	$(BIN)/pytest -m "not e2e and not celery_worker" -q $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e and not celery_worker" -n 2 -q $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

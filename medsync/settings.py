@@ -5,6 +5,7 @@ See README.md "Configuration" for the full list of variables.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -112,6 +113,19 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = environment.read_positive_int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# Row-level security (README "Row-level security"): in production DATABASE_URL is the app
+# role (medsync_app), `migrate` runs with DATABASE_URL=$DATABASE_OWNER_URL (medsync_owner),
+# and DATABASE_PLATFORM_URL (medsync_platform, BYPASSRLS) serves only the named cross-tenant
+# escapes (medsync.tenancy.scopes_disabled), routed by medsync.rls.PlatformRouter.
+if environment.env.ENVIRON.get("DATABASE_PLATFORM_URL"):
+    DATABASES["platform"] = environment.read_database("DATABASE_PLATFORM_URL", "")
+    DATABASES["platform"].update(
+        CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+        CONN_HEALTH_CHECKS=True,
+        OPTIONS={"connect_timeout": 5},
+        TEST={"MIRROR": "default"},
+    )
+DATABASE_ROUTERS = ["medsync.rls.PlatformRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Every SQL statement of a web request is cancelled after this long (0: no limit); jobs and
 # commands keep the server default and may set their own.
@@ -126,6 +140,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields besides files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 REDIS_URL = environment.read_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
+if TESTING and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    # Parallel test workers (pytest-xdist) each get their own test database from
+    # pytest-django; give each its own Redis database too, so one worker's cache.clear()
+    # never wipes another's state mid-test. Databases 1-7 are for gw0-gw6.
+    _worker = int(os.environ["PYTEST_XDIST_WORKER"][2:])
+    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + f"/{1 + _worker % 7}"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -188,6 +208,12 @@ AXES_ENABLED = environment.read_bool("LOGIN_LOCKOUT_ENABLED", True)
 
 API_TOKEN_TTL_DAYS = environment.read_positive_int("API_TOKEN_TTL_DAYS", 90)
 
+# Second factor (django-otp: TOTP apps + single-use recovery codes); see README "Accounts".
+# Sessions are stored under the SHA-256 of their key, with the user, so people can list
+# and end them (medsync/accounts/sessions.py).
+SESSION_ENGINE = "medsync.accounts.sessions"
+OTP_TOTP_ISSUER = environment.env.ENVIRON.get("OTP_TOTP_ISSUER", "MedSync")
+
 # --- Email --------------------------------------------------------------------
 EMAIL_CONFIG = environment.read("EMAIL_URL", environment.env.email_url, "consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -201,12 +227,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and scheduled in UTC; each pharmacy's zone is applied in the app
 USE_I18N = True
 USE_TZ = True
-# Second factor (django-otp: TOTP apps + single-use recovery codes); see README "Accounts".
-# Sessions are stored under the SHA-256 of their key, with the user, so people can list
-# and end them (medsync/accounts/sessions.py).
-SESSION_ENGINE = "medsync.accounts.sessions"
-OTP_TOTP_ISSUER = environment.env.ENVIRON.get("OTP_TOTP_ISSUER", "MedSync")
-
 
 # --- Static files (whitenoise; assets come from packages, never a CDN) ------------
 STATIC_URL = "/static/"
