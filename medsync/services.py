@@ -18,7 +18,7 @@ from django.utils import timezone
 from medsync import request_context
 from medsync.models import ApiToken, AuditEvent, Membership, Organization, Pharmacy, User
 from medsync.roles import Role
-from medsync.tenancy import _current_organization, tenant_scope
+from medsync.tenancy import _current_organization, row_tenant_scope, tenant_scope
 
 TOKEN_PREFIX = "msy_"  # noqa: S105 - a public marker, not a secret
 
@@ -45,13 +45,13 @@ def audit_record(
     metadata: dict | None = None,
 ) -> AuditEvent:
     """Append one audit event. The tenant, request id and client IP come from context."""
-    return AuditEvent.objects.create(
-        **_audit_fields(
-            AuditEntry(action, target, object_type, object_id, metadata),
-            actor=actor,
-            organization=organization,
-        )
+    fields = _audit_fields(
+        AuditEntry(action, target, object_type, object_id, metadata),
+        actor=actor,
+        organization=organization,
     )
+    with row_tenant_scope(fields["organization"]):  # row-level security checks the row
+        return AuditEvent.objects.create(**fields)
 
 
 def audit_record_many(
@@ -71,7 +71,8 @@ def audit_record_many(
         AuditEvent(occurred_at=now, **_audit_fields(entry, actor=actor, organization=organization))
         for entry in entries
     ]
-    AuditEvent.objects.bulk_create(events, batch_size=batch_size)
+    with row_tenant_scope(events[0].organization if events else None):
+        AuditEvent.objects.bulk_create(events, batch_size=batch_size)
     return len(events)
 
 
