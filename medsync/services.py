@@ -209,53 +209,6 @@ ACTIVE_ORGANIZATION_SESSION_KEY = "medsync_active_organization"
 
 
 @transaction.atomic
-def member_invite(*, email: str, role: str, actor: User, request=None) -> Membership:
-    """Add a person to the active organization; a new person gets a set-your-password email."""
-    errors: dict[str, list[str]] = {}
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        errors["email"] = exc.messages
-    if role not in Role.values:
-        errors["role"] = ["Choose owner, pharmacist or technician."]
-    if not errors and Membership.objects.filter(user__email=email).exists():
-        errors["email"] = ["This person is already on the team."]
-    if errors:
-        raise ValidationError(errors)
-    user = User.objects.filter(email=email).first()
-    created = user is None
-    if created:
-        user = User.objects.create_user(email, None)  # unusable password until they set one
-    membership = Membership.objects.create(user=user, role=role)
-    audit_record(
-        action="medsync.member.invited",
-        actor=actor,
-        target=membership,
-        metadata={"email": email, "role": role, "new_user": created},
-    )
-    if created:
-        _send_set_password_email(user, request)
-    return membership
-
-
-def _send_set_password_email(user: User, request) -> None:
-    from django.contrib.auth.forms import PasswordResetForm
-
-    form = PasswordResetForm({"email": user.email})
-    if form.is_valid():
-        # PasswordResetForm skips users without a usable password: set a random one first.
-        user.set_password(secrets.token_urlsafe(32))
-        user.save(update_fields=["password"])
-        form.save(
-            request=request,
-            use_https=request.is_secure() if request is not None else True,
-            subject_template_name="registration/invite_subject.txt",
-            email_template_name="registration/invite_email.txt",
-        )
-
-
-@transaction.atomic
 def member_change_role(*, membership: Membership, role: str, actor: User) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": ["Choose owner, pharmacist or technician."]})

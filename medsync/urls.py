@@ -14,6 +14,7 @@ urlpatterns = [
     path("pharmacies/<uuid:public_id>/", views.pharmacy_detail, name="pharmacy-detail"),
     path("team/", views.team, name="team"),
     path("team/<uuid:public_id>/", views.team_member, name="team-member"),
+    path("accounts/invitation/<str:token>/", views.invitation, name="invitation"),
     path("audit/", views.audit_log, name="audit-log"),
     # The URL root is the one place that knows every app.
     path("", include("patients.urls")),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
@@ -13,6 +15,14 @@ from django.views.decorators.http import require_POST
 from medsync.api.errors import error_body
 from medsync.dashboard import cards_for
 from medsync.decorators import require_permission
+from medsync.invitations import (
+    invitation_accept,
+    invitation_account_create,
+    invitation_read,
+    invited_account,
+    member_invite,
+)
+from medsync.models import User
 from medsync.roles import ROLE_LANDING_URL_NAME, Perm, Role
 from medsync.selectors import (
     audit_events,
@@ -21,9 +31,9 @@ from medsync.selectors import (
     pharmacies_visible_to,
 )
 from medsync.services import (
+    ACTIVE_ORGANIZATION_SESSION_KEY,
     active_organization_switch,
     member_change_role,
-    member_invite,
     member_remove,
 )
 
@@ -81,7 +91,11 @@ def team(request):
         except ValidationError as exc:
             errors = exc.message_dict
         else:
-            messages.success(request, "Added. A new person gets an email to set a password.")
+            messages.success(
+                request,
+                "Invitation sent. They join the team when they accept it "
+                "(the link works for 3 days).",
+            )
             return redirect("team")
     page = Paginator(members_of_organization(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -149,3 +163,42 @@ def server_error(request):
 
 def permission_denied(request, exception=None):
     return render(request, "403.html", status=403)
+
+
+def invitation(request, token):
+    """An emailed invitation: sign in and accept, or (someone new) choose a password."""
+    invited = invitation_read(token)
+    if invited is None:
+        return render(request, "registration/invitation.html", {"state": "invalid"}, status=404)
+    context = {"invitation": invited, "organization": invited.organization}
+    user = request.user
+    if user.is_authenticated:
+        if user.email.lower() != invited.email:
+            return render(
+                request, "registration/invitation.html", {**context, "state": "other"}, status=403
+            )
+        if request.method == "POST":
+            membership = invitation_accept(invitation=invited, user=user)
+            request.session[ACTIVE_ORGANIZATION_SESSION_KEY] = str(
+                membership.organization.public_id
+            )
+            messages.success(request, f"You joined {invited.organization.name}.")
+            return redirect("home")
+        return render(request, "registration/invitation.html", {**context, "state": "accept"})
+    existing = invited_account(invited)
+    if existing is not None and existing.has_usable_password():
+        return redirect_to_login(request.get_full_path())
+    form = SetPasswordForm(existing or User(email=invited.email), request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation_account_create(
+                invitation=invited, password=form.cleaned_data["new_password1"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your account is ready and you are on the team: sign in.")
+            return redirect("login")
+    return render(
+        request, "registration/invitation.html", {**context, "state": "new", "form": form}
+    )
