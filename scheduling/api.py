@@ -354,10 +354,11 @@ class EnrollmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
     @extend_schema(request=PauseSerializer, responses=EnrollmentSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, *args, **kwargs):
+        enrollment = self.get_object()  # someone else's is a 404 before any 400
         data = PauseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment = services.enrollment_pause(
-            enrollment=self.get_object(), actor=request.user, **data.validated_data
+            enrollment=enrollment, actor=request.user, **data.validated_data
         )
         return Response(self.get_serializer(enrollment).data)
 
@@ -370,10 +371,11 @@ class EnrollmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
     @extend_schema(request=DisenrollSerializer, responses=EnrollmentSerializer)
     @action(detail=True, methods=["post"])
     def disenroll(self, request, *args, **kwargs):
+        enrollment = self.get_object()  # someone else's is a 404 before any 400
         data = DisenrollSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment = services.enrollment_disenroll(
-            enrollment=self.get_object(), actor=request.user, **data.validated_data
+            enrollment=enrollment, actor=request.user, **data.validated_data
         )
         return Response(self.get_serializer(enrollment).data)
 

@@ -1,0 +1,469 @@
+"""Issue 14, problem 1: one pharmacy-visibility policy for patient data.
+
+A member limited to Maple Main St (the demo technician, and a limited pharmacist made here
+so every route is reachable) sees Main St's patients only: every route that takes a patient,
+prescription, fill, coverage, enrollment, cycle, fill or conversation id is a 404 for Elm Ave's
+and works for Main St's, and every list, search, report and export leaves Elm Ave out.
+
+The walker enumerates the URL resolver: a new route with an id in it fails
+`test_every_route_with_an_id_is_known` until it is added to ROUTES (patient data) or to
+OTHER_ROUTES (with the reason it does not show a patient).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from medsync.models import MembershipPharmacy
+from medsync.roles import Role
+from medsync.tenancy import tenant_scope
+from messaging import services as messaging_services
+from messaging.models import Message
+from patients import selectors as patient_selectors
+from patients.models import Patient
+from patients.visibility import patient_is_visible, visible_patients
+from scheduling import sweeps
+from scheduling.models import SyncCycle
+from tests.factories import (
+    FillFactory,
+    MembershipFactory,
+    PatientFactory,
+    PrescriptionFactory,
+    UserFactory,
+)
+from tests.scheduling.conftest import enroll, make_patient
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # Monday morning in Madison
+PREP_DAY = dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC)
+
+# name -> (kind of id, method). Every route that takes the id of something of a patient.
+ROUTES: dict[str, tuple[str, str]] = {
+    # pages
+    "patient-detail": ("patient", "get"),
+    "sync-enroll": ("patient", "get"),
+    "sync-patient": ("patient", "get"),
+    "sync-patient-panel": ("patient", "get"),
+    "messaging-patient": ("patient", "get"),
+    "messaging-conversation": ("conversation", "get"),
+    "patient-accept-suggestions": ("patient", "post"),
+    "prescription-decide": ("prescription", "post"),
+    "fill-queue-item-action": ("item", "post"),
+    "sync-prep-contact": ("cycle", "post"),
+    "sync-cycle-pickup": ("cycle", "post"),
+    "sync-cycle-return": ("cycle", "post"),
+    "sync-enrollment-action": ("enrollment", "post"),
+    "sync-invite": ("patient", "post"),
+    "sync-replan-request": ("patient", "post"),
+    "messaging-reply": ("conversation", "post"),
+    "messaging-assign": ("conversation", "post"),
+    "messaging-close": ("conversation", "post"),
+    "messaging-simulate": ("conversation", "post"),
+    "messaging-patient-consent": ("patient", "post"),
+    # API
+    "api-patient-detail": ("patient", "get"),
+    "api-prescription-detail": ("prescription", "get"),
+    "api-fill-detail": ("fill", "get"),
+    "api-coverage-detail": ("coverage", "get"),
+    "api-patient-anchor-options": ("patient", "get"),
+    "api-patient-adherence": ("patient", "get"),
+    "sync-enrollment-detail": ("enrollment", "get"),
+    "sync-cycle-detail": ("cycle", "get"),
+    "message-detail": ("message", "get"),
+    "conversation-detail": ("conversation", "get"),
+    "api-patient-sync-plan": ("patient", "post"),
+    "sync-enrollment-pause": ("enrollment", "post"),
+    "sync-enrollment-resume": ("enrollment", "post"),
+    "sync-enrollment-disenroll": ("enrollment", "post"),
+    "conversation-assign": ("conversation", "post"),
+    "conversation-close": ("conversation", "post"),
+    "conversation-read": ("conversation", "post"),
+    "conversation-reopen": ("conversation", "post"),
+    "conversation-reply": ("conversation", "post"),
+}
+# Routes with an id that is not a patient's record, and why.
+OTHER_ROUTES = {
+    "import-detail": "an import batch (pharmacists' upload; whole-organization files)",
+    "import-confirm": "an import batch",
+    "api-import-detail": "an import batch",
+    "api-import-confirm": "an import batch",
+    "pharmacy-detail": "a pharmacy (limited by pharmacies_visible_to)",
+    "api-pharmacy-detail": "a pharmacy (limited by pharmacies_visible_to)",
+    "team-member": "a membership (owners only)",
+    "api-prescriber-detail": "a prescriber (organization directory, no patient data)",
+    "api-drug-detail": "the shared drug catalog",
+    "sync-replan-decide": "a re-plan proposal: pharmacy-bound (enrollment's pharmacy)",
+    "sync-task-resolve": "a follow-up task: pharmacy-bound (cycle's pharmacy)",
+    "messaging-template-edit": "a message template (kind, language)",
+    "messaging-template-preview": "a message template (kind, language)",
+    "message-template-reset": "a message template (kind, language)",
+    "account-token-revoke": "the user's own API token",
+    "account-session-end": "the user's own session",
+    "password_reset_confirm": "a password reset link",
+    "invitation": "a team invitation link",
+}
+SLUGS = {"action": "flag", "decision": "accept", "status": "done"}
+PAGE_SLUGS = {"sync-enrollment-action": {"action": "pause"}}
+
+
+def _routes_with_ids():
+    """(name, pattern) of every route that takes a parameter, admin aside (platform staff)."""
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield p.name, prefix + str(p.pattern), p.pattern.regex.groupindex
+
+    for name, route, groups in walk(get_resolver().url_patterns):
+        if route.startswith("admin/"):
+            continue
+        if groups or "<" in route:
+            yield name, route
+
+
+@dataclass
+class Side:
+    patient: Patient
+    ids: dict
+    candidate: Patient
+
+
+def _side(tenant, pharmacy, *, last_name: str) -> Side:
+    """An enrolled patient of `pharmacy` with a cycle on the prep list, a conversation with a
+    text, and a not-enrolled candidate with two chronic prescriptions."""
+    synced = make_patient(
+        pharmacy,
+        due_dates=[dt.date(2026, 3, 5), dt.date(2026, 3, 12)],
+        last_name=last_name,
+        first_name="Pat",
+    )
+    candidate = make_patient(
+        pharmacy,
+        due_dates=[dt.date(2026, 3, 20), dt.date(2026, 3, 25)],
+        last_name=f"{last_name}cand",
+        first_name="Cy",
+    )
+    enrollment = enroll(pharmacy, synced, anchor=dt.date(2026, 3, 12))
+    with tenant_scope(tenant.organization):
+        patient = synced.patient
+        message = messaging_services.inbound_message_receive(
+            pharmacy=pharmacy,
+            from_number=patient.phone,
+            to_number=pharmacy.sms_number,
+            body="Is my bag ready?",
+            provider_sid=f"SMvis{patient.pk}",
+        )
+        rx = synced.prescriptions[0]
+        ids = {
+            "patient": patient.public_id,
+            "prescription": rx.public_id,
+            "fill": rx.fills.first().public_id,
+            "coverage": synced.coverage.public_id,
+            "enrollment": enrollment.public_id,
+            "conversation": message.conversation.public_id,
+            "message": message.public_id,
+        }
+    return Side(patient, ids, candidate)
+
+
+@pytest.fixture
+def world(sms_maple):
+    maple = sms_maple
+    main_st, elm = maple.pharmacies
+    with time_machine.travel(NOW, tick=False) as traveller:
+        main = _side(maple, main_st, last_name="Mainwaring")
+        other = _side(maple, elm, last_name="Elmsworth")
+        traveller.move_to(PREP_DAY)
+        with tenant_scope(maple.organization):
+            sweeps.cycles_open_prep()
+            for side in (main, other):
+                cycle = SyncCycle.objects.get(patient=side.patient)
+                side.ids["cycle"] = cycle.public_id
+                side.ids["item"] = cycle.items.order_by("id").first().public_id
+        pharmacist = UserFactory(email="limited.pharmacist@maple.test")
+        membership = MembershipFactory(
+            organization=maple.organization,
+            user=pharmacist,
+            role=Role.PHARMACIST,
+            limited_to_pharmacies=True,
+        )
+        MembershipPharmacy.objects.create(
+            organization=maple.organization, membership=membership, pharmacy=main_st
+        )
+        yield maple, main, other, pharmacist
+
+
+def test_every_route_with_an_id_is_known():
+    unknown = [
+        f"{name} ({route})"
+        for name, route in _routes_with_ids()
+        if name not in ROUTES and name not in OTHER_ROUTES
+    ]
+    assert unknown == [], (
+        "New routes take an id: add each to ROUTES (it shows or touches a patient: the "
+        "visibility walk must exercise it) or to OTHER_ROUTES with the reason it does not."
+    )
+    names = {name for name, _ in _routes_with_ids()}
+    assert set(ROUTES) <= names, "ROUTES names a route that no longer exists"
+
+
+def _url(name: str, object_id) -> str:
+    route = next(route for n, route in _routes_with_ids() if n == name)
+    params = re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", route)
+    kwargs = {}
+    for converter_name, group_name in params:
+        key = converter_name or group_name
+        kwargs[key] = PAGE_SLUGS.get(name, SLUGS).get(key, object_id)
+    return reverse(name, kwargs=kwargs)
+
+
+def _call(client, method: str, url: str):
+    if method == "get":
+        return client.get(url)
+    return client.post(url, {}, format="json") if url.startswith("/api/") else client.post(url)
+
+
+def _walk(page_client, api_client, main: Side, other: Side) -> list[str]:
+    problems = []
+    # Reads first, then writes (a write on Main St may change what a later read shows).
+    for name, (kind, method) in sorted(ROUTES.items(), key=lambda r: r[1][1]):
+        elm_url, our_url = _url(name, other.ids[kind]), _url(name, main.ids[kind])
+        client = api_client if elm_url.startswith("/api/") else page_client
+        elm = _call(client, method, elm_url)
+        ours = _call(client, method, our_url)
+        if ours.status_code == 403:
+            # The role may not use this route at all: the answer must not depend on the id.
+            if elm.status_code != 403:
+                problems.append(f"{name}: Elm Ave {elm.status_code} where Main St is 403")
+            continue
+        if elm.status_code != 404:
+            problems.append(f"{name}: Elm Ave answered {elm.status_code}, not 404")
+        if ours.status_code == 404 or ours.status_code >= 500:
+            problems.append(f"{name}: Main St answered {ours.status_code}")
+        if method == "get" and ours.status_code != 200:
+            problems.append(f"{name}: Main St GET answered {ours.status_code}, not 200")
+    return problems
+
+
+@pytest.mark.parametrize("who", ["technician", "limited pharmacist"])
+def test_a_limited_member_opens_only_their_pharmacys_patients(
+    who, world, login, api_client_for, settings
+):
+    settings.MESSAGING_SIMULATOR_ENABLED = True
+    maple, main, other, pharmacist = world
+    user = maple.technician if who == "technician" else pharmacist
+    with time_machine.travel(PREP_DAY, tick=False):
+        page_client = login(user)
+        api_client = api_client_for(user)
+        problems = _walk(page_client, api_client, main, other)
+    assert problems == []
+
+
+def test_an_unlimited_member_still_opens_every_pharmacys_patients(world, login, api_client_for):
+    maple, _main, other, _ = world
+    with time_machine.travel(PREP_DAY, tick=False):
+        client = login(maple.pharmacist)
+        assert client.get(f"/patients/{other.ids['patient']}/").status_code == 200
+        api = api_client_for(maple.pharmacist)
+        assert api.get(f"/api/v1/patients/{other.ids['patient']}/").status_code == 200
+
+
+LISTS = [
+    # (page or API path, needs the pharmacist role, must show Main St's patient)
+    ("/patients/", False, "Mainwaring"),
+    ("/patients/?status=", False, "Mainwaring"),
+    ("/patients/?q=Elmsw", False, None),
+    ("/patients/?q=Pat", False, "Mainwaring"),
+    ("/fill-queue/", False, None),
+    ("/sync/prep/", True, "Mainwaring"),
+    ("/sync/enrollments/", True, "Mainwaring"),
+    ("/reports/eligibility/?show=all", True, "Mainwaringcand"),
+    ("/reports/eligibility.csv?show=all", True, "Mainwaringcand"),
+    ("/inbox/?view=all", True, "Mainwaring"),
+    ("/dashboard/", True, None),
+    ("/api/v1/patients/", False, "Mainwaring"),
+    ("/api/v1/patients/?search=Elmsw", False, None),
+    ("/api/v1/patients/?search=pat", False, "Mainwaring"),
+    ("/api/v1/prescriptions/", False, None),
+    ("/api/v1/fills/", False, None),
+    ("/api/v1/coverages/", False, None),
+    ("/api/v1/enrollments/", False, "Mainwaring"),
+    ("/api/v1/cycles/", False, None),
+    ("/api/v1/messages/", True, None),
+    ("/api/v1/conversations/?view=all", True, "Mainwaring"),
+    ("/api/v1/reports/eligibility/?qualifying_only=false", True, "Mainwaringcand"),
+]
+
+
+@pytest.mark.parametrize("who", ["technician", "limited pharmacist"])
+def test_every_list_search_and_export_leaves_other_pharmacies_patients_out(
+    who, world, login, api_client_for
+):
+    maple, main, other, pharmacist = world
+    user = maple.technician if who == "technician" else pharmacist
+    elm_ids = {str(v) for v in other.ids.values()}
+    main_ids = {str(v) for v in main.ids.values()}
+    with time_machine.travel(PREP_DAY, tick=False):
+        page_client = login(user)
+        api_client = api_client_for(user)
+        for path, pharmacist_only, expected in LISTS:
+            client = api_client if path.startswith("/api/") else page_client
+            response = client.get(path)
+            if pharmacist_only and who == "technician":
+                assert response.status_code in (403, 302), path
+                continue
+            assert response.status_code == 200, path
+            body = response.content.decode()
+            assert "Elmsworth" not in body, path
+            assert not any(i in body for i in elm_ids), path
+            if expected:
+                assert expected in body, path
+            if path in ("/api/v1/prescriptions/", "/api/v1/fills/", "/api/v1/coverages/"):
+                assert any(i in body for i in main_ids), path
+
+
+def test_writes_naming_another_pharmacys_patient_are_refused(world, api_client_for):
+    maple, _main, other, pharmacist = world
+    api = api_client_for(pharmacist)
+    with time_machine.travel(PREP_DAY, tick=False):
+        with tenant_scope(maple.organization):
+            texts_before = Message.objects.count()
+        text = api.post(
+            "/api/v1/messages/", {"patient": str(other.ids["patient"]), "body": "Hi"}, format="json"
+        )
+        assert text.status_code == 404
+        coverage = api.post(
+            "/api/v1/coverages/",
+            {
+                "patient": str(other.ids["patient"]),
+                "payer_name": "X",
+                "plan_type": "cash",
+                "effective_from": "2026-01-01",
+            },
+            format="json",
+        )
+        assert coverage.status_code == 400
+        assert "patient" in coverage.json()["error"]["fields"]
+        fill = api.post(
+            "/api/v1/fills/",
+            {
+                "prescription": str(other.ids["prescription"]),
+                "fill_date": "2026-03-01",
+                "quantity": "30",
+                "days_supply": 30,
+            },
+            format="json",
+        )
+        assert fill.status_code == 400
+        assert "prescription" in fill.json()["error"]["fields"]
+        enrollment = api.post(
+            "/api/v1/enrollments/",
+            {
+                "patient": str(other.ids["patient"]),
+                "prescriptions": [str(other.ids["prescription"])],
+                "anchor_date": "2026-03-20",
+                "cycle_days": 30,
+                "consent_given_by": "The patient",
+                "consent_method": "in_person",
+            },
+            format="json",
+        )
+        assert enrollment.status_code == 404
+        with tenant_scope(maple.organization):
+            assert Message.objects.count() == texts_before
+
+
+# --- The rule itself --------------------------------------------------------------------------
+
+
+def _membership_of(user, organization):
+    return user.memberships.select_related("organization").get(organization=organization)
+
+
+def test_a_patient_belongs_to_their_home_pharmacy_their_prescriptions_and_their_sync(maple):
+    main_st, elm = maple.pharmacies
+    with tenant_scope(maple.organization):
+        tech = _membership_of(maple.technician, maple.organization)
+        at_home = PatientFactory(organization=maple.organization, home_pharmacy=main_st)
+        elsewhere = PatientFactory(organization=maple.organization, home_pharmacy=elm)
+        rx_here = PatientFactory(organization=maple.organization, home_pharmacy=elm)
+        PrescriptionFactory(patient=rx_here, pharmacy=main_st)
+        no_home = PatientFactory(organization=maple.organization, home_pharmacy=None)
+        FillFactory(prescription=PrescriptionFactory(patient=elsewhere, pharmacy=elm))
+        seen = set(visible_patients(tech).values_list("pk", flat=True))
+        assert seen == {at_home.pk, rx_here.pk}
+        assert not patient_is_visible(no_home, tech) and not patient_is_visible(elsewhere, tech)
+        # Jobs act for no member; organization-wide members see everyone.
+        everyone = {at_home.pk, elsewhere.pk, rx_here.pk, no_home.pk}
+        assert set(visible_patients(None).values_list("pk", flat=True)) == everyone
+        owner = _membership_of(maple.owner, maple.organization)
+        assert set(visible_patients(owner).values_list("pk", flat=True)) == everyone
+
+
+def test_a_sync_enrollment_at_their_pharmacy_makes_the_patient_theirs(maple):
+    main_st, elm = maple.pharmacies
+    with time_machine.travel(NOW, tick=False):
+        synced = make_patient(elm, due_dates=[dt.date(2026, 3, 12)])
+        with tenant_scope(maple.organization):
+            tech = _membership_of(maple.technician, maple.organization)
+            assert not patient_is_visible(synced.patient, tech)
+        enroll(main_st, synced, anchor=dt.date(2026, 3, 12))
+        with tenant_scope(maple.organization):
+            assert patient_is_visible(synced.patient, tech)
+
+
+def test_an_organization_that_shares_records_lets_limited_members_see_every_patient(world, login):
+    maple, _main, other, _ = world
+    maple.organization.share_patient_records = True
+    maple.organization.save()
+    with time_machine.travel(PREP_DAY, tick=False):
+        client = login(maple.technician)
+        assert client.get(f"/patients/{other.ids['patient']}/").status_code == 200
+        assert "Elmsworth" in client.get("/patients/").content.decode()
+
+
+def test_records_are_not_shared_by_default(db):
+    from medsync.models import Organization
+
+    assert Organization._meta.get_field("share_patient_records").default is False
+
+
+# --- Problem 5: bounded patient search --------------------------------------------------------
+
+
+def test_search_matches_rx_numbers_with_exists_and_reads_at_most_six_words(maple):
+    main_st, _ = maple.pharmacies
+    with tenant_scope(maple.organization):
+        ada = PatientFactory(organization=maple.organization, home_pharmacy=main_st)
+        for n in range(5):
+            PrescriptionFactory(patient=ada, pharmacy=main_st, rx_number=f"77700{n}")
+        query = " ".join(["777001"] * 30)
+        with CaptureQueriesContext(connection) as queries:
+            found = list(patient_selectors.patient_search(query, membership=None, status=""))
+        assert [p.pk for p in found] == [ada.pk]  # one row, however many prescriptions
+        [sql] = [q["sql"] for q in queries.captured_queries if "patients_patient" in q["sql"]]
+        assert 'JOIN "patients_prescription"' not in sql
+        assert sql.count("EXISTS") == patient_selectors.SEARCH_MAX_WORDS
+        assert patient_selectors.search_words("a " * 50) == ["a"] * 6
+
+
+def test_the_api_search_is_capped_at_100_characters(maple, api_client_for):
+    api = api_client_for(maple.pharmacist)
+    ok = api.get("/api/v1/patients/", {"search": "a" * 100})
+    assert ok.status_code == 200
+    too_long = api.get("/api/v1/patients/", {"search": "a" * 101})
+    assert too_long.status_code == 400
+    assert "search" in too_long.json()["error"]["fields"]
+    many_words = api.get("/api/v1/patients/", {"search": " ".join(["1234"] * 20)})
+    assert many_words.status_code == 200
