@@ -141,6 +141,11 @@ def seeded(maple, birch, fuzz_settings) -> KnownIds:
     and Birch data (another tenant: always a 404). The fuzzer is pointed at Main St's rows."""
     main_st, elm_ave = maple.pharmacies
     known = _seed_tenant(maple, home=main_st, actor=maple.pharmacist, sms_number="+16085550100")
+    with tenant_scope(maple.organization):  # no home pharmacy: `home_pharmacy` reads null
+        SyncPrescriptionFactory(
+            patient=PatientFactory(organization=maple.organization, home_pharmacy=None),
+            pharmacy=main_st,
+        )
     _seed_tenant(maple, home=elm_ave, actor=maple.pharmacist, sms_number="+16085550101")
     _seed_tenant(birch, home=birch.pharmacies[0], actor=birch.pharmacist, sms_number="+18285550100")
     return KnownIds(known)
