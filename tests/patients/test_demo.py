@@ -2,9 +2,10 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from medsync.models import Organization
+from medsync.models import Membership, Organization
 from medsync.tenancy import tenant_scope
 from patients.models import Coverage, Fill, Household, Patient, Prescription
+from patients.visibility import visible_patients
 
 
 @pytest.mark.django_db
@@ -24,6 +25,19 @@ def test_seed_demo_gives_maple_living_patient_records_and_is_idempotent():
         }
         assert Prescription.objects.filter(sync_decision="synced").exists()
         assert Prescription.objects.filter(sync_decision="undecided").exists()
+        # Both pharmacies have patients, and the demo technician (Main St only) sees Main
+        # St's and none of Elm Ave's (issue 14, problem 1).
+        tech = Membership.objects.select_related("organization").get(
+            user__email="tech@maple.example"
+        )
+        main_st = tech.membershippharmacy_set.get().pharmacy
+        per_pharmacy = dict(
+            Patient.objects.values_list("home_pharmacy__name").annotate(n=Count("id"))
+        )
+        assert len(per_pharmacy) == 2 and min(per_pharmacy.values()) >= 10
+        visible = visible_patients(tech)
+        assert visible.count() == per_pharmacy[main_st.name]
+        assert not visible.exclude(home_pharmacy=main_st).exists()
     with tenant_scope(Organization.objects.get(slug="birch")):
         assert 3 <= Patient.objects.count() <= 10
     call_command("seed_demo")
