@@ -134,14 +134,6 @@ class Organization(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
     # Owners, pharmacists and platform staff always sign in with a second factor; these two
     # settings are the organization's say over technicians (see README "Accounts").
     technicians_need_mfa = models.BooleanField(
@@ -154,6 +146,14 @@ class Organization(models.Model):
         default=False,
         help_text="A counter computer remembers a technician's second factor for 12 hours.",
     )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Pharmacy(TenantOwnedModel):
     """One location of an organization."""
 
@@ -270,6 +270,7 @@ class ApiToken(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12, help_text="The first characters, to recognise it.")
+    name = models.CharField(max_length=100, blank=True, help_text="What it is for, if given.")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -278,21 +279,12 @@ class ApiToken(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
-    name = models.CharField(max_length=100, blank=True, help_text="What it is for, if given.")
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
-
-
-class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Audit events are append-only.")
-
-    def delete(self):
-        raise PermissionError("Audit events are append-only.")
 
 
 class UserSession(AbstractBaseSession):
@@ -315,11 +307,13 @@ class UserSession(AbstractBaseSession):
     class Meta:
         indexes = [models.Index(fields=["user", "expire_date"])]
 
-    @classmethod
-    def get_session_store_class(cls):
-        from medsync.accounts.sessions import SessionStore
 
-        return SessionStore
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit events are append-only.")
+
+    def delete(self):
+        raise PermissionError("Audit events are append-only.")
 
 
 class AuditEvent(models.Model):

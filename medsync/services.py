@@ -160,8 +160,8 @@ def api_token_issue(*, user: User, name: str = "") -> tuple[ApiToken, str]:
         user=user,
         key_hash=_hash_token(raw),
         prefix=raw[:12],
-        expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_TTL_DAYS),
         name=name.strip()[:100],
+        expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_TTL_DAYS),
     )
     audit_record(action="medsync.api_token.issued", actor=user, target=token)
     return token, raw

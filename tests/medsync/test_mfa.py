@@ -403,9 +403,10 @@ def test_the_token_endpoint_asks_for_the_current_code(maple):
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "invalid_otp"
     recovery = _recovery_codes_for(maple.pharmacist)[0]
     assert _token(api, maple.pharmacist, otp=recovery).json()["error"]["code"] == "invalid_otp"
-    ok = _token(api, maple.pharmacist, otp=totp_now(device), name="nightly export")
+    code = totp_now(device)
+    ok = _token(api, maple.pharmacist, otp=code, name="nightly export")
     assert ok.status_code == 201
-    replayed = _token(api, maple.pharmacist, otp=totp_now(device, fresh=False))
+    replayed = _token(api, maple.pharmacist, otp=code)
     assert replayed.status_code == 400  # each code works once
     from medsync.models import ApiToken
 
