@@ -8,6 +8,7 @@ class MedSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate, pre_migrate
 
@@ -18,3 +19,4 @@ class MedSyncConfig(AppConfig):
         connection_created.connect(rls.install_tenant_setting, dispatch_uid="medsync.rls")
         pre_migrate.connect(rls.refuse_migrate_without_owner, sender=self)
         post_migrate.connect(rls.apply_after_migrate, sender=self)
+        checks.register(rls.check_platform_alias, checks.Tags.database)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
@@ -135,6 +136,23 @@ class PlatformRouter:
 
     def allow_migrate(self, db, app_label, **hints):
         return False if db == PLATFORM_ALIAS else None
+
+
+def check_platform_alias(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """On the app role, the named escapes need DATABASE_PLATFORM_URL (else nobody can log in:
+    the membership lookup at login would see no rows)."""
+    if PLATFORM_ALIAS in settings.DATABASES:
+        return []
+    if settings.DATABASES["default"].get("USER") != APP_ROLE:
+        return []
+    return [
+        checks.Error(
+            f"DATABASE_URL connects as {APP_ROLE} but DATABASE_PLATFORM_URL is not set.",
+            hint=f"Set DATABASE_PLATFORM_URL to the {PLATFORM_ROLE} role (README "
+            '"Row-level security"): login and the webhooks look across organizations.',
+            id="medsync.E101",
+        )
+    ]
 
 
 # -- policies, grants and the audit trigger (post_migrate) -------------------------------

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 from datetime import timedelta
+from types import SimpleNamespace
 
 import django_scopes
 import psycopg2
@@ -305,6 +306,16 @@ def test_the_audit_log_refuses_truncate_even_from_a_role_allowed_to(seeded, tran
             cursor.execute(
                 "REVOKE SELECT, TRUNCATE, DELETE ON medsync_auditevent FROM medsync_owner"
             )
+
+
+def test_the_app_role_without_a_platform_url_fails_the_system_check(monkeypatch):
+    databases = {"default": {"USER": rls.APP_ROLE}}
+    monkeypatch.setattr(rls, "settings", SimpleNamespace(DATABASES=databases))
+    (error,) = rls.check_platform_alias()
+    assert error.id == "medsync.E101"
+    assert "DATABASE_PLATFORM_URL is not set" in error.msg
+    databases[rls.PLATFORM_ALIAS] = {"USER": rls.PLATFORM_ROLE}
+    assert rls.check_platform_alias() == []
 
 
 def test_migrate_refuses_to_run_as_the_app_role(seeded, as_app_role):
