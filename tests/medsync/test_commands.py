@@ -104,6 +104,42 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(capsys):
 
 
 @pytest.mark.django_db
+def test_seed_demo_enrolls_every_demo_login_and_prints_its_key_and_code(capsys):
+    import base64
+    import re
+
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    lines = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(r"(\S+@\S+\.example)\s+key ([A-Z2-7]{32})\s+code now (\d{6})", out)
+    }
+    assert set(lines) == {
+        "owner@maple.example",
+        "pharmacist@maple.example",
+        "tech@maple.example",
+        "pharmacist@birch.example",
+        "floater@medsync.example",
+    }
+    for email, (secret, _) in lines.items():
+        device = TOTPDevice.objects.get(user__email=email, confirmed=True)
+        assert base64.b32encode(device.bin_key).decode() == secret
+    call_command("seed_demo")  # again: the same key, no second device
+    assert TOTPDevice.objects.filter(user__email="owner@maple.example").count() == 1
+    # The printed code signs the demo owner in.
+    client = Client()
+    client.post(
+        "/accounts/login/", {"username": "owner@maple.example", "password": "medsync-demo-2026"}
+    )
+    code = re.search(r"owner@maple\.example\s+key \S+\s+code now (\d{6})", capsys.readouterr().out)
+    assert client.post("/accounts/mfa/verify/", {"code": code.group(1)}).status_code == 302
+    assert client.get("/dashboard/").status_code == 200
+
+
+@pytest.mark.django_db
 def test_tenant_command_base_refuses_an_unknown_org():
     from medsync.management.base import TenantCommand
 
