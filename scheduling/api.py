@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from medsync.api.base import TenantAPIView, TenantReadOnlyViewSet
+from medsync.api.fields import BoundedDateField
 from medsync.roles import Perm
 from patients.models import Patient, PrescriptionStatus, SyncDecision
 from patients.services import patient_viewed
@@ -90,7 +91,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 class EnrollSerializer(serializers.Serializer):
     patient = serializers.UUIDField()
     prescriptions = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
-    anchor_date = serializers.DateField()
+    anchor_date = BoundedDateField()
     cycle_days = serializers.ChoiceField(choices=CYCLE_LENGTHS)
     consent_given_by = serializers.CharField(max_length=200)
     consent_relationship = serializers.ChoiceField(
@@ -112,7 +113,7 @@ class EnrollSerializer(serializers.Serializer):
 
 class PauseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
-    until = serializers.DateField(required=False, allow_null=True)
+    until = BoundedDateField(required=False, allow_null=True)
 
 
 class DisenrollSerializer(serializers.Serializer):
@@ -180,7 +181,7 @@ class CycleSerializer(serializers.ModelSerializer):
 
 
 class SyncPlanRequestSerializer(serializers.Serializer):
-    anchor_date = serializers.DateField()
+    anchor_date = BoundedDateField()  # 9999-12-31 overflowed the plan's date arithmetic (a 500)
     cycle_days = serializers.ChoiceField(choices=CYCLE_LENGTHS)
     prescriptions = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
 

@@ -7,10 +7,12 @@ to other records are public ids (UUIDs) resolved inside the caller's tenant.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from medsync.api.fields import BoundedDateField
 from medsync.selectors import pharmacies_visible_to
 from medsync.validators import normalize_phone
 from patients import services
@@ -53,6 +55,12 @@ def _phone(value: str) -> str:
 
 class RecordSerializer(serializers.ModelSerializer):
     """Writes go through services.record_save: model validation, then an audit entry."""
+
+    # Every date of a record (birth, written, expiry, fill, coverage) from 1900 to 2099.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateField: BoundedDateField,
+    }
 
     id = serializers.UUIDField(source="public_id", read_only=True)
 

@@ -181,3 +181,40 @@ def test_the_schema_tells_the_truth_about_errors_blanks_and_nulls(api_client_for
     assert {"$ref": "#/components/schemas/BlankEnum"} in skip_reason["oneOf"]
     exclusion = components["Prescription"]["properties"]["sync_exclusion_reason"]
     assert {"$ref": "#/components/schemas/BlankEnum"} in exclusion["oneOf"]
+
+
+@pytest.mark.django_db
+def test_dates_the_fuzzer_reached_are_bounded(api_client_for, maple, seeded):
+    """POST /patients/{id}/sync-plan/ with anchor_date 9999-12-31 was a 500 (OverflowError in
+    the plan's date arithmetic); a record's dates took year 1."""
+    from medsync.tenancy import tenant_scope
+    from patients.models import Patient
+
+    api = api_client_for(maple.pharmacist)
+    patient, rx = seeded.by_kind["patient"], seeded.by_kind["prescription"]
+    plan = api.post(
+        f"/api/v1/patients/{patient}/sync-plan/",
+        {"anchor_date": "9999-12-31", "cycle_days": 30, "prescriptions": [rx]},
+        format="json",
+    )
+    assert plan.status_code == 400
+    assert plan.json()["error"]["fields"] == {"anchor_date": ["A date on or before 2099-12-31."]}
+
+    with tenant_scope(maple.organization):
+        before = Patient.objects.count()
+    created = api.post(
+        "/api/v1/patients/",
+        {
+            "first_name": "Ada",
+            "last_name": "Year",
+            "date_of_birth": "0001-01-01",
+            "phone": "608-555-0142",
+        },
+        format="json",
+    )
+    assert created.status_code == 400
+    assert created.json()["error"]["fields"] == {
+        "date_of_birth": ["A date on or after 1900-01-01."]
+    }
+    with tenant_scope(maple.organization):
+        assert Patient.objects.count() == before
