@@ -130,6 +130,11 @@ class PatientSerializer(RecordSerializer):
             from uuid import uuid4
 
             validated_data["mrn"] = f"MS-{uuid4().hex[:10].upper()}"
+        membership = getattr(self.context["request"], "membership", None)
+        if membership is not None and membership.limited_to_pharmacies:
+            # A member limited to some pharmacies enters patients of theirs (else the new
+            # patient would at once be out of their sight).
+            validated_data.setdefault("home_pharmacy", pharmacies_visible_to(membership).first())
         return super().create(validated_data)
 
 

@@ -467,3 +467,21 @@ def test_the_api_search_is_capped_at_100_characters(maple, api_client_for):
     assert "search" in too_long.json()["error"]["fields"]
     many_words = api.get("/api/v1/patients/", {"search": " ".join(["1234"] * 20)})
     assert many_words.status_code == 200
+
+
+def test_a_patient_a_limited_member_enters_is_one_of_their_pharmacy(world, api_client_for):
+    maple, _main, _other, pharmacist = world
+    api = api_client_for(pharmacist)
+    created = api.post(
+        "/api/v1/patients/",
+        {
+            "first_name": "Nia",
+            "last_name": "Newcomer",
+            "date_of_birth": "1950-01-02",
+            "phone": "608-555-0199",
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+    assert created.json()["home_pharmacy"] == str(maple.pharmacies[0].public_id)
+    assert api.get(f"/api/v1/patients/{created.json()['id']}/").status_code == 200
