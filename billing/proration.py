@@ -112,6 +112,13 @@ class ProrationRules:
             raise ProrationError("A copay must buy at least a month's supply.")
 
 
+# States whose law lets a pharmacist dispense up to a 90-day supply from remaining refills in one
+# fill ("refill consolidation", DOMAIN 2: NY Educ. Law 6810(14), CA B&P 4064.5, TX Occ. Code
+# 562.0545).
+REFILL_CONSOLIDATION_STATES = frozenset({"NY", "CA", "TX"})
+REFILL_CONSOLIDATION_MAX_DAYS = 90
+
+
 @dataclass(frozen=True)
 class PlanRules:
     """Everything a plan decides for sync: proration, refill-too-soon, return to stock, codes.
@@ -133,6 +140,14 @@ class PlanRules:
     # Sync short fills the plan covers per prescription per year (PA PACE: 3); None: no limit
     # known. (OK and MN guarantee at least one a year per patient: a floor, not a limit.)
     short_fills_per_year: int | None = None
+    # Plan limits that reject with 76 (DOMAIN 5); None: none known.
+    max_days_supply_per_fill: int | None = None
+    max_quantity_per_fill: Decimal | None = None
+    quantity_per_period: Decimal | None = None  # at most this much ...
+    quantity_period_days: int | None = None  # ... in any window of this many days
+    # Does the plan pay one fill that uses several refills (up to 90 days)? Only where the state
+    # allows it too (REFILL_CONSOLIDATION_STATES).
+    refill_consolidation_allowed: bool = False
     # Where these rules came from, in plain words ("plan rule 'Acme Part D'", "NY default").
     source: str = ""
     plan_rule_id: UUID | None = None
@@ -144,6 +159,20 @@ class PlanRules:
                 raise ProrationError(f"{name} must be between 1 and 100, got {value}.")
         if self.return_to_stock_days < 1:
             raise ProrationError("return_to_stock_days must be at least 1.")
+        for name in ("max_days_supply_per_fill", "quantity_period_days"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ProrationError(f"{name} must be at least 1, got {value}.")
+        for name in ("max_quantity_per_fill", "quantity_per_period"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ProrationError(f"{name} must be above zero, got {value}.")
+        if (self.quantity_per_period is None) != (self.quantity_period_days is None):
+            raise ProrationError("quantity_per_period and quantity_period_days go together.")
+
+    def consolidation_allowed(self, state: str) -> bool:
+        """May a fill use several refills at once here (DOMAIN 2: the plan and the state)?"""
+        return self.refill_consolidation_allowed and state.upper() in REFILL_CONSOLIDATION_STATES
 
     def refill_too_soon_percent_for(self, drug: DrugTraits) -> int | None:
         """The refill-too-soon percent for this drug (eye drops may have their own)."""

@@ -156,7 +156,9 @@ def score_anchor(
 
     # Refill-too-soon conflicts.
     rts = [(item, item.warning(WarningCode.REFILL_TOO_SOON)) for item in plan.items]
-    rts = [(item, w) for item, w in rts if w is not None]
+    # A fill the engine moved to a day the plan pays is no conflict (its extra trip is counted
+    # below): counting it here too was a double penalty (issue 10 defect 5).
+    rts = [(item, w) for item, w in rts if w is not None and not w.resolved]
     hard = [w for _, w in rts if not w.override_with_scc]
     soft = [w for _, w in rts if w.override_with_scc]
     score += weights.hard_refill_too_soon * len(hard) + weights.soft_refill_too_soon * len(soft)

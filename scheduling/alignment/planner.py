@@ -32,12 +32,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from billing.proration import (
     claim_cost,
     compute_patient_pay,
     round_cents,
+)
+from scheduling.alignment.quantities import (
+    ceil_to,
+    days_for,
+    floor_to,
+    fmt,
+    num,
+    package_days_of,
+    packages_for,
+    per_fill_cap,
+    quantity_per_period_warning,
+    refills_used,
+    within_plan_limits,
 )
 from scheduling.alignment.shapes import (
     SCC_AFTER_SHORT_FILL,
@@ -73,35 +86,6 @@ def earliest_refill_date(rx: RxInput) -> date | None:
     return last_fill + timedelta(days=-(-percent * rx.last_days_supply // 100))
 
 
-def _ceil_to(quantity: Decimal, unit: Decimal) -> Decimal:
-    units = (quantity / unit).to_integral_value(rounding=ROUND_CEILING)
-    return units * unit
-
-
-def _floor_to(quantity: Decimal, unit: Decimal) -> Decimal:
-    units = (quantity / unit).to_integral_value(rounding=ROUND_FLOOR)
-    return units * unit
-
-
-def _package_days(rx: RxInput, packages: int) -> int:
-    """Days ``packages`` whole packages last (each opened one capped by its beyond-use days)."""
-    per_package = rx.package_size / rx.daily_dose
-    if rx.beyond_use_days is not None:
-        per_package = min(per_package, Decimal(rx.beyond_use_days))
-    return int((per_package * packages).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def _packages_for(rx: RxInput, days: int) -> int:
-    """The fewest whole packages that last at least ``days`` days (at least one)."""
-    per_package = rx.package_size / rx.daily_dose
-    if rx.beyond_use_days is not None:
-        per_package = min(per_package, Decimal(rx.beyond_use_days))
-    packages = max(1, int((days / per_package).to_integral_value(rounding=ROUND_CEILING)))
-    while _package_days(rx, packages) < days:  # guard against rounding at the boundary
-        packages += 1
-    return packages
-
-
 @dataclass
 class _Slot:
     """A fill before quantities: when, from which day its supply counts, how many days."""
@@ -114,6 +98,7 @@ class _Slot:
     window_lo: date | None = None
     window_hi: date | None = None
     packages: int | None = None  # unit-of-use
+    moved_from: date | None = None  # an anchor the plan would reject 79 on (no sync codes)
 
 
 def _validate(today: date, anchor_date: date, cycle_days: int, rxs: Sequence[RxInput]) -> None:
@@ -139,14 +124,6 @@ def _validate(today: date, anchor_date: date, cycle_days: int, rxs: Sequence[RxI
             raise AlignmentError(f"Prescription {rx.rx_id!r}: beyond-use days must be >= 1.")
         if rx.last_days_supply is not None and rx.last_days_supply < 1:
             raise AlignmentError(f"Prescription {rx.rx_id!r}: last days supply must be >= 1.")
-
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def _fmt(day: date) -> str:
-    """'Fri 3/20': how a pharmacist writes a date on the sync calendar."""
-    return f"{_WEEKDAYS[day.weekday()]} {day.month}/{day.day}"
 
 
 class _RxPlanner:
@@ -188,8 +165,8 @@ class _RxPlanner:
         if not rx.synced:
             slot = _Slot(start, start, rx.usual_days_supply or cycle, FillKind.NOT_SYNCED, ())
             if rx.unit_of_use:
-                slot.packages = _packages_for(rx, slot.days)
-                slot.days = _package_days(rx, slot.packages)
+                slot.packages = packages_for(rx, slot.days)
+                slot.days = package_days_of(rx, slot.packages)
             return [slot]
 
         if start >= anchor and (start - anchor).days % cycle == 0:
@@ -208,20 +185,15 @@ class _RxPlanner:
             target = on + timedelta(days=cycle)
             first = _Slot(on, start, (target - start).days, FillKind.SHORT, (SCC_SHORT_FILL,))
             if self._too_soon(on) and not (rx.unit_of_use or rx.plan.sync_codes_allowed):
-                # The plan rejects 79 and takes no sync code: move the fill to the first day it
-                # pays (an extra trip), still sized to land on the next anchor.
-                moved = max(self.today, min(self.earliest, start))
-                self.warnings.append(
-                    PlanWarning(
-                        WarningCode.REFILL_TOO_SOON,
-                        f"{self.name}: filling on the anchor {_fmt(on)} is too soon for the plan "
-                        f"(it pays from {_fmt(self.earliest)} and takes no sync code); "
-                        f"planned on {_fmt(moved)} instead.",
-                        earliest_allowed=self.earliest,
-                        override_with_scc=False,
-                    )
-                )
-                first.fill_date = moved
+                # The plan rejects 79 and takes no sync code: the fill moves into the days the
+                # plan pays (first payable day .. due date), still sized to land on the next
+                # anchor, and is batched with the other fills there (fewest trips). Nothing is
+                # left to override, so the warning is resolved (the optimizer does not count it
+                # as a conflict: the extra trip is the cost).
+                first.fill_date = None
+                first.window_lo = max(self.today, min(self.earliest, start))
+                first.window_hi = start
+                first.moved_from = on
             elif rx.unit_of_use and self._too_soon(on):
                 # A whole package is not a sync fill (no override): the first day the plan pays.
                 first.fill_date = max(self.today, min(self.earliest, start))
@@ -256,20 +228,26 @@ class _RxPlanner:
             day += timedelta(days=cycle)
         return slots
 
+    def _is_normal_fill(self, packages: int) -> bool:
+        written = self.rx.written_quantity
+        return written is not None and packages * self.rx.package_size >= written
+
     def _full_on(self, day: date, codes: tuple[int, ...]) -> _Slot:
         slot = _Slot(day, day, self.cycle, FillKind.FULL, codes)
         if self.rx.unit_of_use:
-            slot.packages = _packages_for(self.rx, self.cycle)
-            slot.days = _package_days(self.rx, slot.packages)
+            slot.packages = packages_for(self.rx, self.cycle)
+            slot.days = package_days_of(self.rx, slot.packages)
         return slot
 
     def _unit_of_use_slots(
         self, first: _Slot, target: date, after_short: tuple[int, ...]
     ) -> list[_Slot]:
         """Whole packages: as many as reach the target anchor; they drift when they overshoot."""
-        first.packages = _packages_for(self.rx, first.days)
-        first.days = _package_days(self.rx, first.packages)
-        if first.days >= self.cycle:
+        first.packages = packages_for(self.rx, first.days)
+        first.days = package_days_of(self.rx, first.packages)
+        if first.days >= self.cycle or self._is_normal_fill(first.packages):
+            # Not a shortened supply: the whole packages are at least a cycle, or exactly what
+            # the prescriber wrote for a fill (a 28-day pack, a vial): no SCC 47 (DOMAIN 5).
             first.kind, first.codes = FillKind.FULL, after_short
         slots = [first]
         if first.supply_start + timedelta(days=first.days) == target:
@@ -288,27 +266,36 @@ class _RxPlanner:
         exceeded: PlanWarning | None = None
         for slot in slots:
             fill_date = slot.fill_date
-            needed = self._quantity_for(slot)
+            if planned and planned[-1].days_supply:
+                # Supply on hand carries forward (DOMAIN 2): a fill starts when the one before
+                # it runs out, and the plan records that start.
+                slot.supply_start = max(slot.supply_start, planned[-1].next_due_date)
+            if slot.moved_from is not None:
+                self._moved_warning(slot)
+            needed = self._within_plan_limits(slot, self._quantity_for(slot))
             allowed = quantity_left
             if rx.max_quantity_per_fill is not None:
                 allowed = min(allowed, rx.max_quantity_per_fill)
+            per_fill = per_fill_cap(rx)
+            if per_fill is not None:
+                allowed = min(allowed, per_fill)
             blocked = ""
             if fills_left < 1:
                 blocked = "no refills left"
             elif fill_date > rx.expiration_date:
-                blocked = f"the prescription expires {_fmt(rx.expiration_date)}"
+                blocked = f"the prescription expires {fmt(rx.expiration_date)}"
             if blocked:
                 allowed = Decimal("0")
-            quantity, days = needed, slot.days
+            quantity, days = needed, self._days_for(slot, needed)
             if needed > allowed:
                 quantity, days = self._cut_to(slot, allowed)
                 if exceeded is None:
                     exceeded = PlanWarning(
                         WarningCode.EXCEEDS_AUTHORIZED_QUANTITY,
-                        f"{self.name}: the fill on {_fmt(fill_date)} needs {_num(needed)} but "
-                        f"only {_num(allowed)} is authorized"
+                        f"{self.name}: the fill on {fmt(fill_date)} needs {num(needed)} but "
+                        f"only {num(allowed)} is authorized"
                         + (f" ({blocked})" if blocked else "")
-                        + f"; planned {_num(quantity)}.",
+                        + f"; planned {num(quantity)}.",
                         quantity_needed=needed,
                         quantity_authorized=allowed,
                     )
@@ -316,11 +303,11 @@ class _RxPlanner:
                     renewal = PlanWarning(
                         WarningCode.RENEWAL_NEEDED,
                         f"{self.name}: request a renewal from the prescriber before "
-                        f"{_fmt(fill_date)} ({blocked or 'not enough quantity authorized'}).",
+                        f"{fmt(fill_date)} ({blocked or 'not enough quantity authorized'}).",
                         needed_by=fill_date,
                     )
             if quantity > 0:
-                fills_left -= 1
+                fills_left -= refills_used(rx, quantity)
                 quantity_left -= quantity
             planned.append(self._priced(slot, quantity, days))
 
@@ -332,6 +319,9 @@ class _RxPlanner:
                 self.warnings.append(warning)
         self._check_refill_too_soon(planned)
         self._check_short_fill_limit(planned)
+        period = quantity_per_period_warning(rx, planned, self.name)
+        if period is not None:
+            self.warnings.append(period)
         self._check_drift(planned)
         return RxPlan(
             rx_id=rx.rx_id,
@@ -345,17 +335,45 @@ class _RxPlanner:
     def _quantity_for(self, slot: _Slot) -> Decimal:
         if slot.packages is not None:
             return slot.packages * self.rx.package_size
-        return _ceil_to(slot.days * self.rx.daily_dose, self.rx.dispensable_unit)
+        return ceil_to(slot.days * self.rx.daily_dose, self.rx.dispensable_unit)
+
+    def _days_for(self, slot: _Slot, quantity: Decimal) -> int:
+        return days_for(self.rx, quantity, packaged=slot.packages is not None)
+
+    def _within_plan_limits(self, slot: _Slot, needed: Decimal) -> Decimal:
+        quantity, slot.packages, warning = within_plan_limits(
+            self.rx,
+            packages=slot.packages,
+            needed=needed,
+            fill_date=slot.fill_date,
+            name=self.name,
+        )
+        if warning is not None:
+            self.warnings.append(warning)
+        return quantity
+
+    def _moved_warning(self, slot: _Slot) -> None:
+        self.warnings.append(
+            PlanWarning(
+                WarningCode.REFILL_TOO_SOON,
+                f"{self.name}: filling on the anchor {fmt(slot.moved_from)} is too soon for "
+                f"the plan (it pays from {fmt(self.earliest)} and takes no sync code); "
+                f"planned on {fmt(slot.fill_date)} instead.",
+                earliest_allowed=self.earliest,
+                override_with_scc=False,
+                resolved=True,
+            )
+        )
 
     def _cut_to(self, slot: _Slot, allowed: Decimal) -> tuple[Decimal, int]:
         rx = self.rx
         if slot.packages is not None:
             packages = int((allowed / rx.package_size).to_integral_value(rounding=ROUND_FLOOR))
-            if packages < 1 or _package_days(rx, packages) < 1:
+            if packages < 1 or package_days_of(rx, packages) < 1:
                 return Decimal("0"), 0
-            return packages * rx.package_size, _package_days(rx, packages)
-        quantity = _floor_to(allowed, rx.dispensable_unit)
-        days = int((quantity / rx.daily_dose).to_integral_value(rounding=ROUND_FLOOR))
+            return packages * rx.package_size, package_days_of(rx, packages)
+        quantity = floor_to(allowed, rx.dispensable_unit)
+        days = days_for(rx, quantity, packaged=False)
         if days < 1:
             return Decimal("0"), 0
         return quantity, days
@@ -400,21 +418,21 @@ class _RxPlanner:
         rx = self.rx
         days = self.cycle if rx.synced else (rx.usual_days_supply or self.cycle)
         if rx.unit_of_use:
-            need = _packages_for(rx, days) * rx.package_size
+            need = packages_for(rx, days) * rx.package_size
         else:
-            need = _ceil_to(days * rx.daily_dose, rx.dispensable_unit)
+            need = ceil_to(days * rx.daily_dose, rx.dispensable_unit)
         reason = ""
         if fills_left < 1:
             reason = "its refills run out"
         elif rx.expiration_date < next_due:
-            reason = f"it expires {_fmt(rx.expiration_date)}"
+            reason = f"it expires {fmt(rx.expiration_date)}"
         elif quantity_left < need:
-            reason = f"only {_num(quantity_left)} stays authorized, {_num(need)} needed"
+            reason = f"only {num(quantity_left)} stays authorized, {num(need)} needed"
         if not reason:
             return None
         return PlanWarning(
             WarningCode.RENEWAL_NEEDED,
-            f"{self.name}: {reason} before the fill due {_fmt(next_due)}: request a renewal "
+            f"{self.name}: {reason} before the fill due {fmt(next_due)}: request a renewal "
             "before the prep contact.",
             needed_by=next_due,
         )
@@ -435,8 +453,8 @@ class _RxPlanner:
             self.warnings.append(
                 PlanWarning(
                     WarningCode.REFILL_TOO_SOON,
-                    f"{self.name}: the fill on {_fmt(first.fill_date)} comes before the plan "
-                    f"pays a refill ({_fmt(self.earliest)}): {how}.",
+                    f"{self.name}: the fill on {fmt(first.fill_date)} comes before the plan "
+                    f"pays a refill ({fmt(self.earliest)}): {how}.",
                     earliest_allowed=self.earliest,
                     override_with_scc=allowed,
                 )
@@ -473,16 +491,12 @@ class _RxPlanner:
         self.warnings.append(
             PlanWarning(
                 WarningCode.UNIT_OF_USE_DRIFT,
-                f"{self.name}: whole packages run out {_fmt(runs_out)}, {abs(drift)} day(s) "
-                f"{side} the anchor {_fmt(nearest)}; it cannot be split (consider it as the "
+                f"{self.name}: whole packages run out {fmt(runs_out)}, {abs(drift)} day(s) "
+                f"{side} the anchor {fmt(nearest)}; it cannot be split (consider it as the "
                 "anchor medication).",
                 drift_days=drift,
             )
         )
-
-
-def _num(value: Decimal) -> str:
-    return format(Decimal(value).normalize(), "f")
 
 
 def _batch(slots: list[_Slot], batch: bool) -> None:

@@ -38,6 +38,7 @@ class WarningCode(StrEnum):
     UNIT_OF_USE_DRIFT = "unit_of_use_drift"
     EXCEEDS_AUTHORIZED_QUANTITY = "exceeds_authorized_quantity"
     SHORT_FILL_LIMIT = "short_fill_limit"
+    PLAN_LIMIT = "plan_limit"  # NCPDP reject 76: max days supply / quantity per fill or period
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class PlanWarning:
     # exceeds_authorized_quantity: what the plan needs vs what is still authorized.
     quantity_needed: Decimal | None = None
     quantity_authorized: Decimal | None = None
+    # refill_too_soon: the fill was moved to a day the plan pays (nothing left to override).
+    resolved: bool = False
 
     def as_dict(self) -> dict:
         data = {"code": self.code.value, "message": self.message}
@@ -67,13 +70,14 @@ class PlanWarning:
             "drift_days",
             "quantity_needed",
             "quantity_authorized",
+            "resolved",
         ):
             value = getattr(self, name)
             if isinstance(value, date):
                 data[name] = value.isoformat()
             elif isinstance(value, Decimal):
                 data[name] = str(value)
-            elif value is not None:
+            elif value is not None and value is not False:
                 data[name] = value
         return data
 
@@ -117,6 +121,17 @@ class RxInput:
     drug: DrugTraits = field(default_factory=DrugTraits)
     unit_cost: Decimal | None = None  # ingredient cost per dispensing unit
     dispensing_fee: Decimal = Decimal("0")
+    # Insulin pens and vials (DOMAIN 2): containers in one package (a carton of 5 pens: 5),
+    # each opened one capped by beyond_use_days, and priming units wasted a day (2 units x
+    # injections a day for a pen).
+    containers_per_package: int = 1
+    priming_per_day: Decimal = Decimal("0")
+    # The quantity the prescriber wrote for one fill: a whole-package fill of at least this much
+    # is the normal fill, never a short one (a 28-day pack, a vial), whatever the cycle.
+    written_quantity: Decimal | None = None
+    # May one fill use several refills (up to 90 days) where the plan and state allow (NY, CA,
+    # TX)? False: no fill carries more than the written quantity.
+    refill_consolidation: bool = False
     label: str = ""  # for messages ("atorvastatin 20 mg"); never shown outside the pharmacy
 
 
