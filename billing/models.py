@@ -8,6 +8,8 @@ billing.proration (DOMAIN.md section 4).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -90,6 +92,37 @@ class PlanRule(TenantOwnedModel):
     short_fills_per_year = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Sync short fills covered per prescription per year."
     )
+    # Plan limits that reject with 76 (DOMAIN 5); blank: none known.
+    max_days_supply_per_fill = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Most days one fill may carry (retail commercial often 30 or 34).",
+    )
+    max_quantity_per_fill = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="Most units (tablets, mL, insulin units...) one fill may carry.",
+    )
+    quantity_per_period = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="Most units in any window of quantity_period_days.",
+    )
+    quantity_period_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    refill_consolidation_allowed = models.BooleanField(
+        default=False,
+        help_text="The plan pays one fill using several refills (up to 90 days) where the state "
+        "allows it (NY, CA, TX).",
+    )
 
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -115,6 +148,12 @@ class PlanRule(TenantOwnedModel):
                 condition=~Q(bin="") | (Q(pcn="") & Q(group="")),
                 name="plan_rule_pcn_group_need_bin",
                 violation_error_message="A PCN or group only means something with a BIN.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_per_period__isnull=True, quantity_period_days__isnull=True)
+                | Q(quantity_per_period__isnull=False, quantity_period_days__isnull=False),
+                name="plan_rule_quantity_period_pair",
+                violation_error_message="A quantity per period needs its period in days.",
             ),
             models.CheckConstraint(
                 condition=Q(proration_month_days__in=[30, 31]),

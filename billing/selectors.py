@@ -44,6 +44,11 @@ def plan_rules_from_rule(rule: PlanRule) -> PlanRules:
         return_to_stock_days=rule.return_to_stock_days,
         sync_codes_allowed=rule.sync_codes_allowed,
         short_fills_per_year=rule.short_fills_per_year,
+        max_days_supply_per_fill=rule.max_days_supply_per_fill,
+        max_quantity_per_fill=rule.max_quantity_per_fill,
+        quantity_per_period=rule.quantity_per_period,
+        quantity_period_days=rule.quantity_period_days,
+        refill_consolidation_allowed=rule.refill_consolidation_allowed,
         source=where,
         plan_rule_id=rule.public_id,
     )

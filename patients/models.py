@@ -317,6 +317,13 @@ class Prescription(TenantOwnedModel):
     days_supply = models.PositiveIntegerField()
     refills_authorized = models.PositiveIntegerField(default=0)
     refills_remaining = models.PositiveIntegerField(default=0)
+    # Refills are counted in quantity (DOMAIN 2): (refills + 1) x the written quantity (derived
+    # on save when absent), and what is left of it: null until our first fill (planning derives
+    # it from the refills left, as imports give them), then each fill takes its quantity off.
+    quantity_authorized_total = models.DecimalField(
+        max_digits=12, decimal_places=3, null=True, blank=True
+    )
+    quantity_remaining = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
     written_date = models.DateField()
     expiration_date = models.DateField()
     status = models.CharField(
@@ -372,12 +379,22 @@ class Prescription(TenantOwnedModel):
     def __str__(self) -> str:
         return f"Rx {self.rx_number}"
 
+    def save(self, *args, **kwargs):
+        # quantity_remaining stays null (derived by planning from the refills left) until our
+        # first fill records what is left of the total.
+        if self.quantity_per_fill and self.quantity_authorized_total is None:
+            self.quantity_authorized_total = self.quantity_per_fill * (self.refills_authorized + 1)
+        super().save(*args, **kwargs)
+
 
 class Fill(TenantOwnedModel):
     """One dispensing of a prescription (history from the pharmacy system, or ours)."""
 
     prescription = models.ForeignKey(Prescription, on_delete=models.CASCADE, related_name="fills")
     fill_date = models.DateField()
+    # The first day this fill's supply is used when it was handed out before the previous
+    # supply ran out (DOMAIN 2: supply carries forward); null = the fill date.
+    supply_start = models.DateField(null=True, blank=True)
     quantity = models.DecimalField(max_digits=10, decimal_places=3)
     days_supply = models.PositiveIntegerField()
     fill_number = models.PositiveIntegerField(help_text="NCPDP 403-D3: 0 = new, 1..n = refills.")
@@ -403,6 +420,10 @@ class Fill(TenantOwnedModel):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="fill_quantity_positive"),
             models.CheckConstraint(condition=Q(days_supply__gt=0), name="fill_days_positive"),
             models.CheckConstraint(condition=Q(patient_pay__gte=0), name="fill_pay_not_negative"),
+            models.CheckConstraint(
+                condition=Q(supply_start__isnull=True) | Q(supply_start__gte=F("fill_date")),
+                name="fill_supply_starts_on_or_after_fill",
+            ),
             models.CheckConstraint(
                 condition=Q(picked_up_at__isnull=True) | Q(returned_to_stock_at__isnull=True),
                 name="fill_not_both_picked_up_and_returned",

@@ -43,8 +43,9 @@ def jsonable(value):
 
 
 def fill_as_dict(fill: PlannedFill) -> dict:
-    """One of the alignment engine's fills as a stored row."""
-    return {
+    """One of the alignment engine's fills as a stored row; `supply_start` only when the fill is
+    handed out before its supply starts (DOMAIN 2: the plan records that start)."""
+    row = {
         "fill_date": fill.fill_date.isoformat(),
         "quantity": str(fill.quantity),
         "days_supply": fill.days_supply,
@@ -52,6 +53,9 @@ def fill_as_dict(fill: PlannedFill) -> dict:
         "scc_codes": list(fill.scc_codes),
         "patient_pay": money(fill.patient_pay),
     }
+    if fill.supply_start is not None and fill.supply_start > fill.fill_date:
+        row["supply_start"] = fill.supply_start.isoformat()
+    return row
 
 
 def plan_fill_rows(rx_plan, rx, cycle_days: int) -> list[dict]:

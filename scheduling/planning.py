@@ -33,6 +33,7 @@ from patients.models import (
     SyncDecision,
     TherapeuticClass,
 )
+from patients.supply import SupplyFill, injections_per_day, insulin_containers, next_due_date
 from scheduling.alignment import SCC_SHORT_FILL, RxInput
 
 TOPICAL_FORMS = {DosageForm.CREAM, DosageForm.PATCH}
@@ -55,7 +56,8 @@ EMPTY_HISTORY = FillSummary(None, None, None, False, Decimal("0"), 0, 0)
 
 
 def fill_summaries(prescription_ids: Iterable[int], *, year: int) -> dict[int, FillSummary]:
-    """One aggregate query, then one for the last fill of each Rx (DISTINCT ON)."""
+    """One aggregate query, then one for the fills of each Rx, walked in order with supply
+    carried forward (patients.supply: the next due date is never last fill + days supply)."""
     ids = list(prescription_ids)
     if not ids:
         return {}
@@ -71,17 +73,19 @@ def fill_summaries(prescription_ids: Iterable[int], *, year: int) -> dict[int, F
             last_date=Max("fill_date"),
         )
     }
-    last = {
-        row["prescription_id"]: row
-        for row in kept.order_by("prescription_id", "-fill_date", "-id")
-        .distinct("prescription_id")
-        .values("prescription_id", "fill_date", "days_supply", "scc_codes")
-    }
+    history: dict[int, list[dict]] = defaultdict(list)
+    for row in kept.order_by("prescription_id", "fill_date", "id").values(
+        "prescription_id", "fill_date", "supply_start", "days_supply", "scc_codes"
+    ):
+        history[row["prescription_id"]].append(row)
     summaries = {}
     for rx_id, total in totals.items():
-        latest = last[rx_id]
+        rows = history[rx_id]
+        latest = rows[-1]
         summaries[rx_id] = FillSummary(
-            supply_end=latest["fill_date"] + dt.timedelta(days=latest["days_supply"]),
+            supply_end=next_due_date(
+                SupplyFill(r["fill_date"], r["days_supply"], r["supply_start"]) for r in rows
+            ),
             last_fill_date=latest["fill_date"],
             last_days_supply=latest["days_supply"],
             last_fill_short=SCC_SHORT_FILL in (latest["scc_codes"] or []),
@@ -135,22 +139,39 @@ def rx_input(
     today: dt.date,
     rules: PlanRules,
     synced: bool,
+    pharmacy_state: str = "",
 ) -> RxInput:
     """One prescription as the alignment engine sees it."""
     drug = rx.drug
     # A new prescription whose original fill has not happened yet has one more fill.
     never_filled = history.fill_count == 0 and rx.refills_remaining == rx.refills_authorized
     fills_remaining = rx.refills_remaining + (1 if never_filled else 0)
+    quantity_remaining = rx.quantity_per_fill * fills_remaining
+    if rx.quantity_remaining is not None:
+        # Refills counted in quantity (DOMAIN 2): what is left of the total, in as many fills
+        # as it takes at the written quantity (a short fill leaves the rest authorized).
+        quantity_remaining = rx.quantity_remaining
+        fills_remaining = -(-quantity_remaining // rx.quantity_per_fill)
     next_due = history.supply_end or today
     if next_due < today:
         next_due = today  # out of medication: it is due now
+    containers = insulin_containers(
+        dosage_form=drug.dosage_form,
+        strength=drug.strength,
+        package_size=drug.package_size,
+        package_unit=drug.package_unit,
+        in_use_days=drug.beyond_use_days,
+    )
+    priming = Decimal("0")
+    if containers is not None:
+        priming = containers.priming_units * injections_per_day(rx.sig_text)
     return RxInput(
         rx_id=rx.pk,
         next_due_date=next_due,
         daily_dose=rx.daily_dose,
         package_size=drug.package_size if drug.unit_of_use else Decimal("1"),
-        fills_remaining=fills_remaining,
-        quantity_remaining=rx.quantity_per_fill * fills_remaining,
+        fills_remaining=int(fills_remaining),
+        quantity_remaining=quantity_remaining,
         expiration_date=rx.expiration_date,
         unit_of_use=drug.unit_of_use,
         synced=synced,
@@ -160,6 +181,10 @@ def rx_input(
         last_fill_short=history.last_fill_short,
         short_fills_this_year=history.short_fills_this_year,
         usual_days_supply=rx.days_supply,
+        containers_per_package=containers.count if containers else 1,
+        priming_per_day=priming,
+        written_quantity=rx.quantity_per_fill,
+        refill_consolidation=rules.consolidation_allowed(pharmacy_state),
         plan=rules,
         cost_sharing=cost_sharing_of(rx.coverage),
         drug=drug_traits(drug),
@@ -213,6 +238,7 @@ def rx_inputs_for_patients(
                 today=today,
                 rules=rules,
                 synced=synced,
+                pharmacy_state=pharmacy_state,
             )
         )
     return dict(result)

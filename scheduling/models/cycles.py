@@ -201,6 +201,9 @@ class CycleItem(TenantOwnedModel):
     kind = models.CharField(max_length=10, choices=FillKind.choices)
     quantity = models.DecimalField(max_digits=10, decimal_places=3)
     days_supply = models.PositiveIntegerField()
+    # The first day this fill's supply is used, when it is handed out before the previous supply
+    # runs out (DOMAIN 2: supply carries forward); null = the fill date.
+    supply_start = models.DateField(null=True, blank=True)
     scc_codes = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
     patient_pay = models.DecimalField(
         max_digits=8, decimal_places=2, null=True, blank=True, help_text="Blank: not known yet."

@@ -207,6 +207,7 @@ def build_cycle_items(
                 patient_pay=None if row["patient_pay"] is None else Decimal(row["patient_pay"]),
                 warnings=warnings,
                 off_anchor=fill_date != cycle.anchor_date,
+                supply_start=row.get("supply_start"),
             )
         )
     return items

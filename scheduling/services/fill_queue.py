@@ -4,6 +4,7 @@ returns to stock and the follow-up tasks staff resolve."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -43,8 +44,27 @@ from scheduling.states import (
 )
 
 
+def quantity_left(rx: Prescription, *, original_pending: bool) -> Decimal:
+    """What the prescription still authorizes: the recorded quantity remaining, else (imported,
+    never filled by us) the refills left (+ the original if unused) x the written quantity."""
+    if rx.quantity_remaining is not None:
+        return rx.quantity_remaining
+    return rx.quantity_per_fill * (rx.refills_remaining + (1 if original_pending else 0))
+
+
+def refills_used(rx: Prescription, quantity: Decimal, *, original: bool) -> int:
+    """Refills a fill uses: one (the original uses none), or one per written quantity it
+    holds when consolidated; never more than are left."""
+    per_written = max(1, math.ceil(quantity / rx.quantity_per_fill))
+    used = per_written - 1 if original else per_written
+    return min(used, rx.refills_remaining)
+
+
 def _record_fill(item: CycleItem, *, now: dt.datetime) -> Fill:
-    """Dispense: a Fill row (the history the next plan reads) and one refill used."""
+    """Dispense: a Fill row (the history the next plan reads), its quantity taken off what the
+    prescription still authorizes, and the refills it uses (DOMAIN 2: refills are counted in
+    quantity; a short fill uses one refill and part of its quantity, a consolidated fill one
+    per written quantity). A fill handed out before its supply starts records that start."""
     rx = Prescription.objects.select_for_update().get(pk=item.prescription_id)
     if rx.expiration_date < item.fill_date:
         raise SchedulingError(
@@ -53,20 +73,33 @@ def _record_fill(item: CycleItem, *, now: dt.datetime) -> Fill:
         )
     first_fill = not Fill.objects.filter(prescription=rx).exists()
     original = first_fill and rx.refills_remaining == rx.refills_authorized
-    if not original:
-        if rx.refills_remaining < 1:
-            raise SchedulingError(
-                f"Rx {rx.rx_number} has no refills left: flag it for a renewal.",
-                code="renewal_needed",
-            )
-        Prescription.objects.filter(pk=rx.pk).update(
-            refills_remaining=F("refills_remaining") - 1, updated_at=now
+    left = quantity_left(rx, original_pending=original)
+    if left <= 0 or (not original and rx.refills_remaining < 1 and rx.quantity_remaining is None):
+        raise SchedulingError(
+            f"Rx {rx.rx_number} has no refills left: flag it for a renewal.",
+            code="renewal_needed",
         )
+    if left < item.quantity:
+        raise SchedulingError(
+            f"Rx {rx.rx_number} authorizes {left:g} more, not {item.quantity:g}: flag it for a "
+            "renewal.",
+            code="renewal_needed",
+        )
+    used = refills_used(rx, item.quantity, original=original)
+    Prescription.objects.filter(pk=rx.pk).update(
+        refills_remaining=F("refills_remaining") - used,
+        quantity_remaining=max(Decimal("0"), left - item.quantity),
+        updated_at=now,
+    )
     fill_number = 0 if original else rx.refills_authorized - rx.refills_remaining + 1
+    supply_start = item.supply_start
+    if supply_start is not None and supply_start <= item.fill_date:
+        supply_start = None
     fill, _ = Fill.objects.get_or_create(
         prescription=rx,
         fill_date=item.fill_date,
         defaults={
+            "supply_start": supply_start,
             "quantity": item.quantity,
             "days_supply": item.days_supply,
             "fill_number": fill_number,
@@ -260,7 +293,7 @@ def cycle_items_return_to_stock(
     )
     if items is not None:
         unclaimed = unclaimed.filter(pk__in=[i.pk for i in items])
-    returned = list(unclaimed.select_related("fill"))
+    returned = list(unclaimed.select_related("fill__prescription"))
     if not returned:
         raise SchedulingError("Nothing in this cycle is waiting to be returned to stock.")
     for item in returned:
@@ -268,10 +301,14 @@ def cycle_items_return_to_stock(
             Fill.objects.filter(pk=item.fill_id, returned_to_stock_at__isnull=True).update(
                 returned_to_stock_at=now
             )
-            if item.fill.fill_number > 0:
-                Prescription.objects.filter(pk=item.prescription_id).update(
-                    refills_remaining=F("refills_remaining") + 1, updated_at=now
-                )
+            rx = item.fill.prescription
+            original = item.fill.fill_number == 0
+            given_back = refills_used(rx, item.fill.quantity, original=original)
+            Prescription.objects.filter(pk=item.prescription_id).update(
+                refills_remaining=F("refills_remaining") + given_back,
+                quantity_remaining=F("quantity_remaining") + item.fill.quantity,
+                updated_at=now,
+            )
     CycleItem.objects.filter(pk__in=[i.pk for i in returned]).update(
         state=ITEM_TRANSITIONS["return_to_stock"].target, returned_at=now, state_changed_by=actor
     )

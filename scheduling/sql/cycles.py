@@ -95,6 +95,7 @@ class ItemRow(NamedTuple):
     patient_pay: object
     warnings: list
     off_anchor: bool
+    supply_start: object = None  # date or ISO string; None: the fill date
 
 
 ITEM_COLUMNS = (*ItemRow._fields, "state", "flag_reason", "flag_note")
@@ -229,6 +230,7 @@ def insert_items(rows: Iterable[ItemRow]) -> int:
             row.patient_pay,
             json.dumps(row.warnings),
             row.off_anchor,
+            row.supply_start,
             planned,
         )
         for row in rows
@@ -242,7 +244,7 @@ def insert_items(rows: Iterable[ItemRow]) -> int:
     """  # noqa: S608
     template = (
         "(gen_random_uuid(), %s, %s, %s, %s, %s, %s, %s, %s, %s::smallint[], %s, %s::jsonb,"
-        " %s, %s, '', '')"
+        " %s, %s, %s, '', '')"
     )
     with connection.cursor() as cursor:
         execute_values(cursor, sql, values, template=template, page_size=5000)
@@ -260,10 +262,12 @@ def copy_items(rows: Iterable[ItemRow]) -> int:
         codes = "{" + ",".join(str(c) for c in row.scc_codes) + "}"
         pay = "\\N" if row.patient_pay is None else str(row.patient_pay)
         warnings = json.dumps(row.warnings).replace("\\", "\\\\") if row.warnings else "[]"
+        start = "\\N" if row.supply_start is None else str(row.supply_start)
         buffer.write(
             f"{row.organization_id}\t{row.cycle_id}\t{row.prescription_id}\t{row.fill_date}"
             f"\t{row.queue_from}\t{row.kind}\t{row.quantity}\t{row.days_supply}"
-            f"\t{codes}\t{pay}\t{warnings}\t{'t' if row.off_anchor else 'f'}\t{planned}\t\t\n"
+            f"\t{codes}\t{pay}\t{warnings}\t{'t' if row.off_anchor else 'f'}\t{start}"
+            f"\t{planned}\t\t\n"
         )
         count += 1
     if not count:
@@ -329,7 +333,7 @@ def insert_recurring_items(
         SELECT gen_random_uuid(), i.organization_id, x.cycle_id, i.prescription_id,
                x.anchor_date, x.queue_from, %(full)s, i.recurring_quantity,
                i.recurring_days_supply, '{{}}'::smallint[], i.recurring_patient_pay,
-               '[]'::jsonb, false, %(planned)s, '', ''
+               '[]'::jsonb, false, NULL, %(planned)s, '', ''
         FROM unnest(%(cycles)s::bigint[], %(plans)s::bigint[], %(anchors)s::date[],
                     %(queue_from)s::date[], %(previous)s::date[])
              AS x(cycle_id, plan_id, anchor_date, queue_from, previous_anchor),

@@ -249,6 +249,7 @@ def _create_cycles(
             patient_pay=fill.row["patient_pay"],
             warnings=fill.warnings,
             off_anchor=fill.row["fill_date"] != slot.anchor.isoformat(),
+            supply_start=fill.row.get("supply_start"),
         )
         for slot, planned in fills.items()
         if slot in cycle_ids

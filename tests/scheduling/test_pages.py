@@ -438,6 +438,7 @@ def test_a_pharmacist_approves_a_replan_from_the_page(client, login, maple, froz
     with tenant_scope(maple.organization):
         rx = synced.prescriptions[0]
         rx.daily_dose = 2
+        rx.quantity_per_fill = 60  # the new order: 2 a day, #60 (a fill never exceeds it)
         rx.save()
         sweeps.replans_detect()
         proposal = ReplanProposal.objects.get()
