@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from patients.supply import SupplyFill, carry_forward
+
 STATIN = "statin"
 RAS_ANTAGONIST = "ras_antagonist"
 DIABETES_NON_INSULIN = "diabetes_non_insulin"
@@ -178,14 +180,11 @@ def shifted_spans(fills: Iterable[PdcFill]) -> list[CoverageSpan]:
         same_day[fill.fill_date] = max(same_day.get(fill.fill_date, 0), fill.days_supply)
     spans: list[CoverageSpan] = []
     for drug, supplies in by_drug.items():
-        last_end: date | None = None
-        for fill_date in sorted(supplies):
-            start = (
-                fill_date if last_end is None or fill_date > last_end else last_end + timedelta(1)
-            )
-            end = start + timedelta(days=supplies[fill_date] - 1)
-            spans.append(CoverageSpan(drug=drug, fill_date=fill_date, start=start, end=end))
-            last_end = end
+        # The one walk shared with planning (patients.supply, DOMAIN 2).
+        walked = carry_forward(SupplyFill(day, days) for day, days in supplies.items())
+        spans.extend(
+            CoverageSpan(drug=drug, fill_date=w.fill_date, start=w.start, end=w.end) for w in walked
+        )
     spans.sort(key=lambda s: (s.start, s.drug))
     return spans
 
