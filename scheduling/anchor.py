@@ -78,6 +78,10 @@ class AnchorProposal:
     renewals_needed: int
     reasons: tuple[str, ...]  # why this date is good, in plain words
     cautions: tuple[str, ...]  # what to watch for with this date
+    # The next anchors (WEEKDAY_CYCLES_CHECKED of them) that miss the preferred weekday, and the
+    # cycle length that would keep it (28 days), when the cycle is not whole weeks.
+    off_weekday_anchors: tuple[date, ...] = ()
+    suggested_cycle_days: int | None = None
 
     @property
     def summary(self) -> str:
@@ -92,6 +96,17 @@ class AnchorProposal:
 # --- scoring ------------------------------------------------------------------------------------
 
 FUTURE_ANCHORS_CHECKED = 3  # the anchors after the first that must not fall on closed days
+WEEKDAY_CYCLES_CHECKED = 6  # the anchors after the first checked against a preferred weekday
+WEEKDAY_CYCLE_DAYS = 28  # the program's cycle length made of whole weeks
+
+
+def weekday_drift(
+    anchor_date: date, cycle_days: int, weekday: int, count: int = WEEKDAY_CYCLES_CHECKED
+) -> tuple[date, ...]:
+    """The next ``count`` anchors after ``anchor_date`` that do not fall on ``weekday``
+    (a 30-day cycle from a Tuesday: Thu, Sat, Mon, Wed, Fri, Sun)."""
+    later = anchors_from(anchor_date, cycle_days, count + 1)[1:]
+    return tuple(day for day in later if day.weekday() != weekday)
 
 
 def _day(day: date) -> str:
@@ -210,6 +225,20 @@ def score_anchor(
         score += weights.preference_miss
         cautions.append(f"Not the patient's preferred day ({_preference_words(preferences)}).")
 
+    # A preferred weekday is kept only by a cycle of whole weeks: check the next anchors too.
+    off_weekday: tuple[date, ...] = ()
+    suggestion = None
+    if preferences.preferred_weekday is not None:
+        off_weekday = weekday_drift(anchor_date, cycle_days, preferences.preferred_weekday)
+        if off_weekday:
+            suggestion = WEEKDAY_CYCLE_DAYS
+            name = WEEKDAY_NAMES[preferences.preferred_weekday]
+            cautions.append(
+                f"A {cycle_days}-day cycle does not stay on a {name}: the next anchors fall on "
+                + ", ".join(_day(d) for d in off_weekday)
+                + f"; a {WEEKDAY_CYCLE_DAYS}-day cycle keeps every anchor on a {name}."
+            )
+
     # A typed date may fall on a closed day (proposals never do).
     if calendar.is_closed(anchor_date):
         score += weights.closed_future_anchor
@@ -271,6 +300,8 @@ def score_anchor(
         renewals_needed=len(renewals),
         reasons=tuple(reasons),
         cautions=tuple(cautions),
+        off_weekday_anchors=off_weekday,
+        suggested_cycle_days=suggestion,
     )
 
 

@@ -120,6 +120,8 @@ class EnrollWizardForm(ActionForm):
     step = _text()
     prescriptions = ListField(required=False)
     cycle_days = LenientIntegerField(required=False)
+    # "Use 28 days": the anchors step again with the cycle that keeps the preferred weekday.
+    use_cycle_days = LenientIntegerField(required=False)
     preferred_weekday = LenientIntegerField(required=False)
     preferred_day_of_month = LenientIntegerField(required=False)
     anchor_date = _text()

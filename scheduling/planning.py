@@ -148,10 +148,9 @@ def rx_input(
     fills_remaining = rx.refills_remaining + (1 if never_filled else 0)
     quantity_remaining = rx.quantity_per_fill * fills_remaining
     if rx.quantity_remaining is not None:
-        # Refills counted in quantity (DOMAIN 2): what is left of the total, in as many fills
-        # as it takes at the written quantity (a short fill leaves the rest authorized).
-        quantity_remaining = rx.quantity_remaining
-        fills_remaining = -(-quantity_remaining // rx.quantity_per_fill)
+        # Refills counted in quantity (DOMAIN 2): what is left of the total once we have
+        # filled it (a short fill uses one refill but only part of its quantity).
+        quantity_remaining = min(rx.quantity_remaining, quantity_remaining)
     next_due = history.supply_end or today
     if next_due < today:
         next_due = today  # out of medication: it is due now
@@ -170,7 +169,7 @@ def rx_input(
         next_due_date=next_due,
         daily_dose=rx.daily_dose,
         package_size=drug.package_size if drug.unit_of_use else Decimal("1"),
-        fills_remaining=int(fills_remaining),
+        fills_remaining=fills_remaining,
         quantity_remaining=quantity_remaining,
         expiration_date=rx.expiration_date,
         unit_of_use=drug.unit_of_use,

@@ -74,7 +74,7 @@ def _record_fill(item: CycleItem, *, now: dt.datetime) -> Fill:
     first_fill = not Fill.objects.filter(prescription=rx).exists()
     original = first_fill and rx.refills_remaining == rx.refills_authorized
     left = quantity_left(rx, original_pending=original)
-    if left <= 0 or (not original and rx.refills_remaining < 1 and rx.quantity_remaining is None):
+    if left <= 0 or (not original and rx.refills_remaining < 1):
         raise SchedulingError(
             f"Rx {rx.rx_number} has no refills left: flag it for a renewal.",
             code="renewal_needed",

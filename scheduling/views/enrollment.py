@@ -112,6 +112,9 @@ def enroll_wizard(request, patient_id):
         else [str(rx.public_id) for rx in meds if rx.sync_decision == SyncDecision.SYNCED]
     )
     cycle_days = posted.get("cycle_days") or 30
+    if posted.get("use_cycle_days") in CYCLE_LENGTHS:
+        # The optimizer's suggestion (28 days keeps a preferred weekday): show the anchors again.
+        cycle_days, step = posted["use_cycle_days"], "anchors"
     weekday = posted.get("preferred_weekday")
     day_of_month = posted.get("preferred_day_of_month")
     context = {
