@@ -71,6 +71,9 @@ def test_logging_out_returns_to_the_login_page(page, maple, log_in):
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/dashboard/$"))
 
 
-def test_the_api_docs_render_under_the_strict_policy(page, maple):
+def test_the_api_docs_render_under_the_strict_policy(page, maple, log_in):
+    page.goto("/api/v1/docs/")  # behind the login: a browser without a session goes there
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/api/v1/docs/$"))
+    log_in(page, maple.pharmacist)
     page.goto("/api/v1/docs/")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("MedSync API", timeout=15000)
