@@ -1,4 +1,4 @@
-"""Request id, client IP, request limits, idle sessions and tenant scope for every request."""
+"""Request id, client IP, upload limits, idle sessions and tenant scope for every request."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import TooManyFilesSent
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
 from medsync import request_context
@@ -74,25 +73,6 @@ class TenantMiddleware:
                 request.organization = membership.organization
                 with tenant_scope(membership.organization):
                     return self.get_response(request)
-        return self.get_response(request)
-
-
-class StatementTimeoutMiddleware:
-    """Caps every SQL statement of a web request at WEB_STATEMENT_TIMEOUT_SECONDS.
-
-    A runaway query (a pathological search, a missing index) is cancelled instead of holding
-    a worker and a connection. Celery jobs and commands never pass here: they keep the
-    server's default and may set their own limit.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        seconds = settings.WEB_STATEMENT_TIMEOUT_SECONDS
-        if seconds:
-            with connection.cursor() as cursor:
-                cursor.execute("SET statement_timeout = %s", [seconds * 1000])
         return self.get_response(request)
 
 
@@ -185,7 +165,8 @@ class SessionActivityMiddleware:
             if not request.user.is_authenticated:
                 return self._to_login(request)
         response = self.get_response(request)
-        if not request.is_poll and request.user.is_authenticated:
+        # Only a signed-in browser session (not a token call, which has none to renew).
+        if not request.is_poll and request.session.get(SESSION_KEY) is not None:
             request.session[LAST_ACTIVITY_SESSION_KEY] = int(time.time())
         return response
 

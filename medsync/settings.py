@@ -67,7 +67,6 @@ MIDDLEWARE = [
     "medsync.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "medsync.middleware.StatementTimeoutMiddleware",
     "medsync.middleware.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -127,8 +126,9 @@ if environment.env.ENVIRON.get("DATABASE_PLATFORM_URL"):
     )
 DATABASE_ROUTERS = ["medsync.rls.PlatformRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Every SQL statement of a web request is cancelled after this long (0: no limit); jobs and
-# commands keep the server default and may set their own.
+# Every SQL statement of the web processes is cancelled after this long (0: no limit), set on
+# each connection they open (medsync/web_limits.py, from wsgi.py); jobs and commands keep
+# the server default and may set their own.
 WEB_STATEMENT_TIMEOUT_SECONDS = environment.read_whole_number("WEB_STATEMENT_TIMEOUT_SECONDS", 15)
 
 # Uploads (imports): refused by declared size before reading (medsync.middleware), at most

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -189,7 +190,12 @@ def import_start(request):
             )
             return redirect("import-detail", public_id=batch.public_id)
     recent = ImportBatch.objects.select_related("uploaded_by").order_by("-created_at")[:10]
-    return render(request, "patients/import_start.html", {"error": error, "recent": recent})
+    limits = {"files": settings.UPLOAD_MAX_FILES, "mb": settings.UPLOAD_MAX_BYTES // 1024 // 1024}
+    return render(
+        request,
+        "patients/import_start.html",
+        {"error": error, "recent": recent, "limits": limits},
+    )
 
 
 def _batch_or_404(public_id) -> ImportBatch:

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connections
 from rest_framework.test import APIRequestFactory
 
 from medsync.api.permissions import RoleAllows
@@ -39,27 +39,56 @@ def _batches(tenant) -> int:
 # --- statement_timeout ------------------------------------------------------------------
 
 
-def _show_timeout() -> str:
-    with connection.cursor() as cursor:
+@pytest.fixture
+def web_connection():
+    """A new database connection opened the way a web process opens one (medsync/wsgi.py
+    installs the limits on import, as gunicorn and runserver load it)."""
+    from medsync.web_limits import install_web_limits, uninstall_web_limits
+
+    install_web_limits()
+    fresh = connections.create_connection("default")
+    try:
+        fresh.ensure_connection()
+        yield fresh
+    finally:
+        fresh.close()
+        uninstall_web_limits()
+
+
+def _show_timeout(conn) -> str:
+    with conn.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         return cursor.fetchone()[0]
 
 
-def test_web_requests_run_under_a_statement_timeout(client, settings):
+def test_web_connections_run_under_a_statement_timeout(web_connection, settings):
     assert settings.WEB_STATEMENT_TIMEOUT_SECONDS == 15
-    client.get("/accounts/login/")
-    assert _show_timeout() == "15s"
-
-
-def test_a_statement_over_the_web_timeout_is_cancelled(client, settings):
-    settings.WEB_STATEMENT_TIMEOUT_SECONDS = 1
-    client.get("/accounts/login/")
+    assert _show_timeout(web_connection) == "15s"
     with (
         pytest.raises(OperationalError, match="statement timeout"),
-        transaction.atomic(),
-        connection.cursor() as cursor,
+        web_connection.cursor() as cursor,
     ):
-        cursor.execute("SELECT pg_sleep(1.5)")
+        cursor.execute("SET statement_timeout = 200")  # the same limit, shortened for the test
+        cursor.execute("SELECT pg_sleep(1)")
+
+
+def test_the_wsgi_entry_point_installs_the_limit():
+    from django.db.backends.signals import connection_created
+
+    import medsync.wsgi  # noqa: F401 - what gunicorn and runserver load
+    from medsync.web_limits import uninstall_web_limits
+
+    try:
+        keys = [receiver[0][0] for receiver in connection_created.receivers]
+        assert "medsync.web_statement_timeout" in keys
+    finally:
+        uninstall_web_limits()
+
+
+def test_jobs_and_commands_keep_the_server_default():
+    from django.db import connection
+
+    assert _show_timeout(connection) == "0"
 
 
 # --- Uploads --------------------------------------------------------------------------------
@@ -312,3 +341,9 @@ def test_a_period_end_in_range_still_works(api_client_for, maple):
     response = api.get(f"/api/v1/patients/{patient.public_id}/adherence/?period_end=2026-01-31")
     assert response.status_code == 200
     assert response.json()["period_end"] == "2026-01-31"
+
+
+def test_the_import_page_states_the_limits(client, maple, login):
+    login(maple.pharmacist)
+    page = client.get("/patients/import/").content.decode()
+    assert "up to 10 files, 50 MB in all" in page

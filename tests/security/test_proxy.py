@@ -149,6 +149,8 @@ def test_an_email_guessed_from_many_addresses_is_locked_but_one_address_cannot_d
 
 @pytest.fixture
 def token_rate(settings):
+    original_rates = ScopedRateThrottle.THROTTLE_RATES
+
     def _apply(rate: str, proxies: int):
         settings.TRUSTED_PROXY_COUNT = proxies
         settings.REST_FRAMEWORK = {
@@ -160,8 +162,9 @@ def token_rate(settings):
         ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
 
     yield _apply
-    api_settings.reload()
-    ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # The class keeps its own copy of the rates: put the real ones back (the settings
+    # fixture restores REST_FRAMEWORK, which reloads api_settings, after this).
+    ScopedRateThrottle.THROTTLE_RATES = original_rates
 
 
 def _token_attempt(api, n, **headers):

@@ -90,3 +90,16 @@ def test_the_polling_elements_mark_their_requests_as_polls(client, sms_maple, lo
     login(sms_maple.pharmacist)
     inbox = client.get("/inbox/").content.decode()
     assert "partial=list&amp;poll=1" in inbox
+
+
+def test_a_token_call_creates_no_session(api_client_for, maple):
+    from importlib import import_module
+
+    from django.conf import settings
+
+    Session = import_module(settings.SESSION_ENGINE).SessionStore.get_model_class()
+    before = Session.objects.count()
+    api = api_client_for(maple.pharmacist)
+    assert api.get("/api/v1/me/").status_code == 200
+    assert "sessionid" not in api.cookies
+    assert Session.objects.count() == before
