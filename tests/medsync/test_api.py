@@ -221,6 +221,7 @@ def test_the_token_endpoint_is_rate_limited(api, settings):
     from rest_framework.settings import api_settings
     from rest_framework.throttling import ScopedRateThrottle
 
+    original_rates = ScopedRateThrottle.THROTTLE_RATES
     api_settings.reload()
     ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     try:
@@ -231,7 +232,8 @@ def test_the_token_endpoint_is_rate_limited(api, settings):
             for n in range(5)
         ]
     finally:
-        api_settings.reload()
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        # The class keeps the dict it read at import; put that back (reloading here would
+        # still read this test's 3/min, which would then throttle later tests).
+        ScopedRateThrottle.THROTTLE_RATES = original_rates
     assert codes[:3] == [400, 400, 400]
     assert codes[3:] == [429, 429]
