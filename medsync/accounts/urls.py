@@ -52,4 +52,5 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("team/security/", views.organization_security, name="organization-security"),
+    path("team/<uuid:public_id>/reset-mfa/", views.member_mfa_reset, name="team-member-mfa-reset"),
 ]

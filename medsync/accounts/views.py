@@ -50,7 +50,7 @@ from medsync.accounts.sessions import hash_session_key
 from medsync.decorators import require_permission
 from medsync.forms import EmailAuthenticationForm
 from medsync.roles import Perm
-from medsync.selectors import memberships_of_user
+from medsync.selectors import members_of_organization, memberships_of_user
 from medsync.services import api_token_revoke, audit_record
 
 
@@ -384,3 +384,28 @@ def organization_security(request):
         messages.success(request, "Sign-in settings saved.")
         return redirect("organization-security")
     return render(request, "accounts/organization_security.html", {"form": form})
+
+
+@require_permission(Perm.MANAGE_MEMBERS)
+@require_POST
+def member_mfa_reset(request, public_id):
+    """An owner resets a team member's second factor (a lost phone at a busy counter): their
+    tokens are revoked, their sessions ended, and they set up a new one at their next
+    sign-in. Only for someone who works for this organization alone; anyone else asks
+    MedSync support, so one organization cannot weaken another's member."""
+    membership = members_of_organization().filter(public_id=public_id).first()
+    if membership is None:
+        raise Http404("No such member.")
+    member = membership.user
+    if member.pk == request.user.pk:
+        messages.error(request, "Reset your own second factor from your account page.")
+    elif member.is_staff or len(memberships_of_user(member)) > 1:
+        messages.error(
+            request, f"{member.email} also works elsewhere: ask MedSync support to reset it."
+        )
+    else:
+        mfa_reset(user=member, actor=request.user)
+        messages.success(
+            request, f"{member.email} sets up a new second factor at their next sign-in."
+        )
+    return redirect("team")

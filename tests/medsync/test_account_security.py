@@ -223,3 +223,30 @@ def test_expired_tokens_are_not_listed(maple):
     token, _ = api_token_issue(user=maple.pharmacist)
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now())
     assert 'data-testid="token"' not in client.get("/accounts/security/").content.decode()
+
+
+@pytest.mark.django_db
+def test_an_owner_resets_a_members_second_factor_but_not_a_floaters(maple, floater):
+    owner = _signed_in(maple.owner)
+    technician = _signed_in(maple.technician)
+    _, raw = api_token_issue(user=maple.technician)
+    with scopes_disabled():
+        membership = maple.technician.memberships.get()
+        owner_membership = maple.owner.memberships.get()
+    response = owner.post(f"/team/{membership.public_id}/reset-mfa/")
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=maple.technician).exists()
+    assert _api(raw).get("/api/v1/me/").status_code == 401
+    assert technician.get("/fill-queue/")["Location"].startswith("/accounts/login/")
+    [event] = _audit("medsync.mfa.reset")
+    assert event.actor == maple.owner
+    # Someone who also works for another organization: refused, their factor stays.
+    enroll_totp(floater)
+    with scopes_disabled():
+        floater_membership = floater.memberships.get(organization=maple.organization)
+    owner.post(f"/team/{floater_membership.public_id}/reset-mfa/")
+    assert TOTPDevice.objects.filter(user=floater).exists()
+    # A pharmacist may not reset anyone.
+    pharmacist = _signed_in(maple.pharmacist)
+    assert pharmacist.post(f"/team/{owner_membership.public_id}/reset-mfa/").status_code == 403
+    assert TOTPDevice.objects.filter(user=maple.owner).exists()
