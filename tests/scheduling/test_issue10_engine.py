@@ -6,10 +6,12 @@ Each test failed on the code before this change (the old figure is in its commen
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from datetime import date
 
 from billing.proration import DrugTraits
+from patients.catalog import CATALOG_PATH
 from patients.supply import (
     SupplyFill,
     carry_forward,
@@ -333,3 +335,20 @@ def test_a_tuesday_patient_on_a_30_day_cycle_is_told_the_anchors_drift_and_offer
         today=TODAY, anchor_date=d(3, 3), cycle_days=28, prescriptions=[rx], preferences=prefs
     )
     assert (kept.off_weekday_anchors, kept.suggested_cycle_days) == ((), None)
+
+
+def test_every_insulin_pen_and_vial_in_the_catalog_has_its_containers():
+    with CATALOG_PATH.open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["package_unit"] == "UN"]
+    assert rows
+    for row in rows:
+        containers = insulin_containers(
+            dosage_form=row["dosage_form"],
+            strength=row["strength"],
+            package_size=D(row["package_size"]),
+            package_unit=row["package_unit"],
+            in_use_days=int(row["beyond_use_days"]) if row["beyond_use_days"] else None,
+        )
+        assert containers is not None, row["name"]
+        expected = (5, D("300")) if row["dosage_form"] == "pen" else (1, D(row["package_size"]))
+        assert (containers.count, containers.units_each) == expected, row["name"]
