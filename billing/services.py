@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -31,6 +33,11 @@ EDITABLE_FIELDS = (
     "return_to_stock_days",
     "sync_codes_allowed",
     "short_fills_per_year",
+    "max_days_supply_per_fill",
+    "max_quantity_per_fill",
+    "quantity_per_period",
+    "quantity_period_days",
+    "refill_consolidation_allowed",
     "notes",
 )
 
@@ -89,6 +96,11 @@ def plan_rule_create(
     return_to_stock_days: int | None = None,
     sync_codes_allowed: bool | None = None,
     short_fills_per_year: int | None = None,
+    max_days_supply_per_fill: int | None = None,
+    max_quantity_per_fill: Decimal | None = None,
+    quantity_per_period: Decimal | None = None,
+    quantity_period_days: int | None = None,
+    refill_consolidation_allowed: bool = False,
     notes: str = "",
 ) -> PlanRule:
     """Create a rule. Settings left out start from the law for its state and plan type
@@ -126,6 +138,11 @@ def plan_rule_create(
             "return_to_stock_days": pick(return_to_stock_days, defaults.return_to_stock_days),
             "sync_codes_allowed": pick(sync_codes_allowed, defaults.sync_codes_allowed),
             "short_fills_per_year": pick(short_fills_per_year, defaults.short_fills_per_year),
+            "max_days_supply_per_fill": max_days_supply_per_fill,
+            "max_quantity_per_fill": max_quantity_per_fill,
+            "quantity_per_period": quantity_per_period,
+            "quantity_period_days": quantity_period_days,
+            "refill_consolidation_allowed": refill_consolidation_allowed,
             "notes": notes,
         }
     )
@@ -135,7 +152,7 @@ def plan_rule_create(
         action="billing.plan_rule.created",
         actor=actor,
         target=rule,
-        metadata={k: v for k, v in _snapshot(rule).items() if k != "notes"},
+        metadata={k: _jsonable(v) for k, v in _snapshot(rule).items() if k != "notes"},
     )
     return rule
 
@@ -181,4 +198,6 @@ def plan_rule_delete(*, plan_rule: PlanRule, actor: User | None) -> None:
 
 
 def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
     return list(value) if isinstance(value, list | tuple) else value
