@@ -136,8 +136,13 @@ LAST_ACTIVITY_SESSION_KEY = "medsync_last_activity"
 
 
 def is_poll(request) -> bool:
-    """A background refresh (htmx `every Ns` with `?poll=1`), not a person acting."""
-    return request.method in ("GET", "HEAD") and request.GET.get(POLL_PARAMETER) == "1"
+    """A background refresh of a page (htmx `every Ns` with `?poll=1`), not a person acting.
+    API calls are never polls here: a token call has no session to keep or end."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.GET.get(POLL_PARAMETER) == "1"
+        and not request.path.startswith("/api/")
+    )
 
 
 class SessionActivityMiddleware:

@@ -103,3 +103,8 @@ def test_a_token_call_creates_no_session(api_client_for, maple):
     assert api.get("/api/v1/me/").status_code == 200
     assert "sessionid" not in api.cookies
     assert Session.objects.count() == before
+
+
+def test_poll_1_on_an_api_call_is_an_ordinary_call(api_client_for, maple):
+    api = api_client_for(maple.pharmacist)
+    assert api.get("/api/v1/me/?poll=1").status_code == 200
