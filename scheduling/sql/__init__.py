@@ -19,7 +19,7 @@ SET fragments of each claim live here beside the statements that use them. Every
 back as a named tuple. The cycle item's column list is written once (ITEM_COLUMNS).
 """
 
-from scheduling.sql.base import COPY_STATEMENTS, STATES
+from scheduling.sql.base import STATES
 from scheduling.sql.claims import (
     ClaimedCycle,
     claim_cycles,
@@ -34,12 +34,12 @@ from scheduling.sql.cycles import (
     EnrollmentRow,
     ItemRow,
     PlanItemSQLRow,
-    copy_items,
     current_plan_items,
     current_plans,
     enrollments_needing_cycles,
     insert_cycles,
     insert_items,
+    insert_new_items,
     insert_recurring_items,
     reopen_cycles,
 )
@@ -52,7 +52,6 @@ from scheduling.sql.queue import (
 )
 
 __all__ = [
-    "COPY_STATEMENTS",
     "ITEM_COLUMNS",
     "ROUTINE_ITEM",
     "STATES",
@@ -64,7 +63,6 @@ __all__ = [
     "OffAnchorRow",
     "PlanItemSQLRow",
     "claim_cycles",
-    "copy_items",
     "current_plan_items",
     "current_plans",
     "enrollments_needing_cycles",
@@ -73,6 +71,7 @@ __all__ = [
     "insert_events",
     "insert_items",
     "insert_message_requests",
+    "insert_new_items",
     "insert_recurring_items",
     "insert_tasks",
     "items_needing_attention",

@@ -46,8 +46,6 @@ RX = Prescription._meta.db_table
 
 FILL = Fill._meta.db_table
 
-COPY_STATEMENTS = {"count": 0}
-
 
 def value_of(choice) -> str:
     """A TextChoices member as the plain string the database stores."""

@@ -256,7 +256,7 @@ def _create_cycles(
         for fill in planned
     ]
     inserted_ids = set(inserted.values())
-    sql.copy_items(item for item in items if item.cycle_id in inserted_ids)
+    sql.insert_new_items(item for item in items if item.cycle_id in inserted_ids)
     sql.insert_items(item for item in items if item.cycle_id not in inserted_ids)
     written = sql.insert_recurring_items(
         organization_id=organization_id,

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from medsync.management.base import bench_factories
 from medsync.models import Organization, Pharmacy
 from medsync.tenancy import tenant_scope
-from scheduling import sql, sweeps
+from scheduling import sweeps
 from scheduling.dates import local_today
 from scheduling.models import (
     ContactChannel,
@@ -68,17 +68,15 @@ class QueryCounter:
 
 
 def _sweep_in_worker(organization_pk, sweep_name, index, partitions, batch_size):
-    """One worker's share of a sweep: (its result, the SQL statements it sent, COPY
-    included)."""
+    """One worker's share of a sweep: (its result, the SQL statements it sent)."""
     organization = Organization.objects.get(pk=organization_pk)
     counter = QueryCounter()
-    copies = sql.COPY_STATEMENTS["count"]
     kwargs = {"limit": batch_size} if batch_size else {}
     if partitions > 1:
         kwargs.update(partition=index, partitions=partitions)
     with tenant_scope(organization), connection.execute_wrapper(counter):
         result = getattr(sweeps, sweep_name)(**kwargs)
-    return result, counter.count + sql.COPY_STATEMENTS["count"] - copies
+    return result, counter.count
 
 
 class Command(BaseCommand):
