@@ -438,6 +438,47 @@ class Fill(TenantOwnedModel):
         return f"{self.prescription} on {self.fill_date}"
 
 
+class StayKind(models.TextChoices):
+    HOSPITAL = "hospital", "Hospital"
+    SKILLED_NURSING = "skilled_nursing", "Skilled nursing facility"
+
+
+class StaySource(models.TextChoices):
+    PREP_CALL = "prep_call", "Reported at the prep call"
+    RECORD = "record", "Entered on the record"
+    IMPORT = "import", "Imported"
+
+
+class InpatientStay(TenantOwnedModel):
+    """Days in a hospital or SNF: supplied there, not from our fills (PDC, DOMAIN 5)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="inpatient_stays")
+    admitted_on = models.DateField()
+    discharged_on = models.DateField(null=True, blank=True, help_text="Empty while still admitted.")
+    kind = models.CharField(max_length=16, choices=StayKind.choices, default=StayKind.HOSPITAL)
+    reported_at = models.DateTimeField(auto_now_add=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=StaySource.choices, default=StaySource.RECORD)
+    note = models.TextField(blank=True)
+
+    objects = tenant_manager()
+
+    class Meta:
+        ordering = ["patient", "admitted_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(discharged_on__isnull=True) | Q(discharged_on__gte=F("admitted_on")),
+                name="stay_discharged_on_or_after_admitted",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "patient", "admitted_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} stay from {self.admitted_on}"
+
+
 class ImportStatus(models.TextChoices):
     PREVIEWING = "previewing", "Checking the files"
     PREVIEWED = "previewed", "Ready to confirm"
