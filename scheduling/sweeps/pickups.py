@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from medsync.models import Pharmacy
@@ -26,7 +26,13 @@ from scheduling.models import (
     SyncCycle,
     TaskKind,
 )
-from scheduling.states import CYCLE_PAST_PICKUP, CYCLE_TRANSITIONS, ITEM_ON_SHELF, ITEM_TRANSITIONS
+from scheduling.states import (
+    CYCLE_OPEN,
+    CYCLE_PAST_PICKUP,
+    CYCLE_TRANSITIONS,
+    ITEM_ON_SHELF,
+    ITEM_TRANSITIONS,
+)
 from scheduling.sweeps import runner
 from scheduling.sweeps.runner import SweepResult
 
@@ -121,11 +127,17 @@ def _ready_reminders(pharmacy: Pharmacy, now: dt.datetime) -> int:
 
 def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, int]:
     """Fills billed but unclaimed: warn the patient `rts_warning_days` before the payer's
-    return-to-stock deadline, and give staff a task the day before it."""
+    return-to-stock deadline, and give staff a task the day before it.
+
+    Looked at: every fill on the shelf of a missed or partly picked-up cycle, and (issue 10,
+    defect 10) a fill dated before its cycle's anchor (an aligning short fill) that is on the
+    shelf while the cycle is still open: its claim's clock runs from its own billing, weeks
+    before the anchor pickup, so it reaches the payer's deadline first (DOMAIN 5)."""
+    early = Q(cycle__status__in=CYCLE_OPEN, fill_date__lt=F("cycle__anchor_date"))
     items = list(
         CycleItem.objects.filter(
+            Q(cycle__status__in=CYCLE_PAST_PICKUP) | early,
             cycle__pharmacy=pharmacy,
-            cycle__status__in=CYCLE_PAST_PICKUP,
             state__in=ITEM_ON_SHELF,
         ).select_related("cycle", "cycle__enrollment", "prescription__coverage")
     )
@@ -146,6 +158,9 @@ def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, 
     requests, tasks = [], []
     for cycle_id, deadline in deadlines.items():
         cycle = cycles[cycle_id]
+        # An early fill's warning is its own text (the anchor fills may be warned later).
+        suffix = "" if cycle.status in CYCLE_PAST_PICKUP else ":early"
+        what = "Unclaimed fills" if not suffix else "Unclaimed fill before the anchor"
         warn_from = deadline - dt.timedelta(days=settings_row.rts_warning_days)
         if warn_from <= today and cycle.enrollment.contact_channel == ContactChannel.SMS:
             requests.append(
@@ -154,7 +169,7 @@ def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, 
                     cycle_id=cycle.pk,
                     patient_id=cycle.patient_id,
                     kind="rts_warning",
-                    dedupe_key=f"cycle:{cycle.public_id}:rts_warning",
+                    dedupe_key=f"cycle:{cycle.public_id}:rts_warning{suffix}",
                     context={
                         "anchor_date": cycle.anchor_date.isoformat(),
                         "pharmacy_id": str(pharmacy.public_id),
@@ -171,7 +186,7 @@ def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, 
                     patient_id=cycle.patient_id,
                     kind=TaskKind.RETURN_TO_STOCK,
                     due_on=deadline,
-                    detail=f"Unclaimed fills: reverse and return to stock by {deadline:%b %-d}.",
+                    detail=f"{what}: reverse and return to stock by {deadline:%b %-d}.",
                     created_at=now,
                 )
             )
