@@ -124,6 +124,14 @@ class PlanRule(TenantOwnedModel):
         "allows it (NY, CA, TX).",
     )
 
+    dispensing_fee = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="What the plan pays per fill on top of the ingredient cost.",
+    )
+
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -148,6 +148,8 @@ class PlanRules:
     # Does the plan pay one fill that uses several refills (up to 90 days)? Only where the state
     # allows it too (REFILL_CONSOLIDATION_STATES).
     refill_consolidation_allowed: bool = False
+    # What the plan pays per fill on top of the ingredient cost (the claim's dispensing fee).
+    dispensing_fee: Decimal = ZERO
     # Where these rules came from, in plain words ("plan rule 'Acme Part D'", "NY default").
     source: str = ""
     plan_rule_id: UUID | None = None

@@ -49,6 +49,7 @@ def plan_rules_from_rule(rule: PlanRule) -> PlanRules:
         quantity_per_period=rule.quantity_per_period,
         quantity_period_days=rule.quantity_period_days,
         refill_consolidation_allowed=rule.refill_consolidation_allowed,
+        dispensing_fee=rule.dispensing_fee,
         source=where,
         plan_rule_id=rule.public_id,
     )

@@ -38,6 +38,7 @@ EDITABLE_FIELDS = (
     "quantity_per_period",
     "quantity_period_days",
     "refill_consolidation_allowed",
+    "dispensing_fee",
     "notes",
 )
 
@@ -101,6 +102,7 @@ def plan_rule_create(
     quantity_per_period: Decimal | None = None,
     quantity_period_days: int | None = None,
     refill_consolidation_allowed: bool = False,
+    dispensing_fee: Decimal = Decimal("0"),
     notes: str = "",
 ) -> PlanRule:
     """Create a rule. Settings left out start from the law for its state and plan type
@@ -143,6 +145,7 @@ def plan_rule_create(
             "quantity_per_period": quantity_per_period,
             "quantity_period_days": quantity_period_days,
             "refill_consolidation_allowed": refill_consolidation_allowed,
+            "dispensing_fee": dispensing_fee,
             "notes": notes,
         }
     )

@@ -157,6 +157,9 @@ class Patient(TenantOwnedModel):
     status = models.CharField(
         max_length=12, choices=PatientStatus.choices, default=PatientStatus.ACTIVE
     )
+    # CMS Star exclusions for PDC (DOMAIN 6): from the record, an import column or the API.
+    hospice = models.BooleanField(default=False, help_text="Enrolled in hospice.")
+    esrd = models.BooleanField("ESRD", default=False, help_text="End-stage renal disease.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -188,6 +191,12 @@ class PlanType(models.TextChoices):
     CASH = "cash", "Cash"
 
 
+class BenefitPhase(models.TextChoices):
+    DEDUCTIBLE = "deductible", "Deductible (the patient pays the claim)"
+    INITIAL = "initial", "Initial coverage (copay or coinsurance)"
+    CATASTROPHIC = "catastrophic", "Catastrophic (out-of-pocket maximum reached: $0)"
+
+
 class Coverage(TenantOwnedModel):
     """A patient's pharmacy benefit. Cost sharing is for a 30-day fill."""
 
@@ -211,6 +220,19 @@ class Coverage(TenantOwnedModel):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
+    )
+    # A coinsurance charge is raised to the minimum / lowered to the maximum (blank: none).
+    coinsurance_minimum = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    coinsurance_maximum = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    benefit_phase = models.CharField(
+        max_length=12,
+        choices=BenefitPhase.choices,
+        default=BenefitPhase.INITIAL,
+        help_text="In the deductible the patient pays the whole claim.",
     )
     effective_from = models.DateField()
     effective_to = models.DateField(null=True, blank=True)
@@ -477,6 +499,31 @@ class InpatientStay(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} stay from {self.admitted_on}"
+
+
+class PriceListEntry(TenantOwnedModel):
+    """A pharmacy's price of one NDC per dispensing unit: what it pays (acquisition) and what a
+    cash customer pays (usual and customary). Imported from the price list CSV."""
+
+    pharmacy = models.ForeignKey(Pharmacy, on_delete=models.CASCADE, related_name="+")
+    ndc = models.CharField("NDC", max_length=11, validators=[validate_ndc11])
+    acquisition_cost = models.DecimalField(max_digits=12, decimal_places=5)
+    usual_and_customary = models.DecimalField(max_digits=12, decimal_places=5)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = tenant_manager()
+
+    class Meta:
+        ordering = ["pharmacy", "ndc"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "pharmacy", "ndc"], name="price_one_per_pharmacy_ndc"
+            ),
+            models.CheckConstraint(
+                condition=Q(acquisition_cost__gte=0) & Q(usual_and_customary__gte=0),
+                name="price_not_negative",
+            ),
+        ]
 
 
 class ImportStatus(models.TextChoices):
