@@ -138,6 +138,7 @@ class CycleItemSerializer(serializers.ModelSerializer):
             "kind",
             "quantity",
             "days_supply",
+            "supply_start",
             "scc_codes",
             "patient_pay",
             "state",
@@ -193,6 +194,9 @@ PLAN_ITEM = inline_serializer(
         "rx_number": serializers.CharField(),
         "drug": serializers.CharField(),
         "fill_date": serializers.DateField(),
+        # The first day this fill's supply is used: the fill date, or later when it is handed
+        # out before the supply on hand runs out (DOMAIN 2: supply carries forward).
+        "supply_start": serializers.DateField(),
         "days_supply": serializers.IntegerField(),
         "quantity": serializers.DecimalField(max_digits=10, decimal_places=3),
         "kind": serializers.ChoiceField(choices=["short", "full", "not_synced"]),
@@ -257,6 +261,7 @@ def plan_as_json(preview: selectors.PlanPreview) -> dict:
                 "rx_number": rx.rx_number,
                 "drug": f"{rx.drug.name} {rx.drug.strength}",
                 "fill_date": first["fill_date"],
+                "supply_start": first.get("supply_start", first["fill_date"]),
                 "days_supply": first["days_supply"],
                 "quantity": first["quantity"],
                 "kind": first["kind"],

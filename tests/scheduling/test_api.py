@@ -291,3 +291,28 @@ def test_the_schema_lists_the_sync_endpoints(maple, api_client_for):
         "/api/v1/patients/{id}/sync-plan/",
     ):
         assert path in schema["paths"]
+
+
+def test_sync_plan_items_show_when_their_supply_starts(maple, api_client_for):
+    """Issue 10: each item says the first day its supply is used (DOMAIN 2, carried forward).
+    Due 3/5 with anchor 3/20: the short fill starts on its fill date. Due 3/22 with the anchor
+    3/20: handed out on the anchor, two days before the supply on hand runs out."""
+    patient = make_patient(
+        maple.pharmacies[0], due_dates=[dt.date(2026, 3, 5), dt.date(2026, 3, 22)]
+    )
+    client = api_client_for(maple.pharmacist)
+    response = client.post(
+        f"/api/v1/patients/{patient.patient.public_id}/sync-plan/",
+        {
+            "anchor_date": "2026-03-20",
+            "cycle_days": 30,
+            "prescriptions": [str(rx.public_id) for rx in patient.prescriptions],
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    by_rx = {item["prescription"]: item for item in response.json()["items"]}
+    early, late = (by_rx[str(rx.public_id)] for rx in patient.prescriptions)
+    assert (early["fill_date"], early["supply_start"]) == ("2026-03-05", "2026-03-05")
+    assert late["fill_date"] == "2026-03-20"
+    assert late["supply_start"] == "2026-03-22", late
