@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 
 from billing.proration import (
     CostSharing,
@@ -25,11 +25,13 @@ from billing.proration import (
 )
 from billing.selectors import plan_rules_for_many
 from patients.models import (
+    BenefitPhase,
     Coverage,
     DosageForm,
     Fill,
     Prescription,
     PrescriptionStatus,
+    PriceListEntry,
     SyncDecision,
     TherapeuticClass,
 )
@@ -111,9 +113,50 @@ def rules_for(rx: Prescription, rules: dict[int, PlanRules], *, pharmacy_state: 
 def cost_sharing_of(coverage: Coverage | None) -> CostSharing:
     if coverage is None or coverage.plan_type == "cash":
         return CostSharing()
-    return CostSharing(
-        copay=coverage.copay_amount, coinsurance_percent=coverage.coinsurance_percent
-    )
+    if coverage.benefit_phase == BenefitPhase.DEDUCTIBLE:
+        return CostSharing(coinsurance_percent=Decimal("100"))  # the patient pays the claim
+    if coverage.benefit_phase == BenefitPhase.CATASTROPHIC:
+        return CostSharing(copay=Decimal("0"))
+    if coverage.coinsurance_percent is not None:
+        return CostSharing(
+            coinsurance_percent=coverage.coinsurance_percent,
+            coinsurance_minimum=coverage.coinsurance_minimum,
+            coinsurance_maximum=coverage.coinsurance_maximum,
+        )
+    return CostSharing(copay=coverage.copay_amount)
+
+
+def unit_price_of(rx: Prescription, rules: PlanRules) -> tuple[Decimal | None, Decimal]:
+    """(ingredient cost per unit, dispensing fee) of this Rx's claim, from the pharmacy's price
+    list (annotated by prescriptions_for_planning): an insured claim is the acquisition cost
+    plus the plan's dispensing fee; a cash sale is the usual-and-customary price."""
+    acquisition = getattr(rx, "price_acquisition", None)
+    usual = getattr(rx, "price_usual", None)
+    coverage = rx.coverage
+    if coverage is None or coverage.plan_type == "cash":
+        return usual, Decimal("0")
+    return acquisition, rules.dispensing_fee
+
+
+def planning_notes(rx: Prescription) -> list[tuple[str, str]]:
+    """What the plan must say about this Rx's inputs: (code, message)."""
+    notes = []
+    if getattr(rx, "coverage_assumed", False):
+        notes.append(
+            (
+                "coverage_assumed",
+                f"No coverage on the prescription: priced on the patient's primary coverage "
+                f"({rx.coverage}). Link it on the prescription if that is wrong.",
+            )
+        )
+    if getattr(rx, "price_acquisition", None) is None:
+        notes.append(
+            (
+                "price_unknown",
+                f"Price unknown: NDC {rx.drug.ndc} is not on {rx.pharmacy.name}'s price list.",
+            )
+        )
+    return notes
 
 
 def drug_traits(drug) -> DrugTraits:
@@ -161,6 +204,7 @@ def rx_input(
         package_unit=drug.package_unit,
         in_use_days=drug.beyond_use_days,
     )
+    unit_cost, dispensing_fee = unit_price_of(rx, rules)
     priming = Decimal("0")
     if containers is not None:
         priming = containers.priming_units * injections_per_day(rx.sig_text)
@@ -186,20 +230,63 @@ def rx_input(
         refill_consolidation=rules.consolidation_allowed(pharmacy_state),
         plan=rules,
         cost_sharing=cost_sharing_of(rx.coverage),
+        unit_cost=unit_cost,
+        dispensing_fee=dispensing_fee,
         drug=drug_traits(drug),
         label=f"{drug.name} {drug.strength}",
     )
 
 
-def prescriptions_for_planning(patient_ids: Sequence[int]):
-    """Active prescriptions of these patients, with what planning reads, in one query."""
-    return (
+def prescriptions_for_planning(patient_ids: Sequence[int], *, today: dt.date | None = None):
+    """Active prescriptions of these patients, with what planning reads, in one query: the
+    pharmacy's price of the drug and (given `today`) the id of the patient's primary coverage
+    active that day, for a prescription that names none."""
+    prices = PriceListEntry.objects.filter(
+        pharmacy_id=OuterRef("pharmacy_id"), ndc=OuterRef("drug__ndc")
+    )
+    queryset = (
         Prescription.objects.filter(
             patient_id__in=list(patient_ids), status=PrescriptionStatus.ACTIVE
         )
         .select_related("drug", "coverage", "pharmacy")
+        .annotate(
+            price_acquisition=Subquery(prices.values("acquisition_cost")[:1]),
+            price_usual=Subquery(prices.values("usual_and_customary")[:1]),
+        )
         .order_by("patient_id", "rx_number")
     )
+    if today is not None:
+        queryset = queryset.annotate(
+            fallback_coverage_id=Subquery(
+                active_coverages(today).filter(patient_id=OuterRef("patient_id")).values("id")[:1]
+            )
+        )
+    return queryset
+
+
+def active_coverages(day: dt.date):
+    """Coverages in force on `day`, primary first."""
+    return Coverage.objects.filter(
+        Q(effective_to__isnull=True) | Q(effective_to__gte=day), effective_from__lte=day
+    ).order_by("priority", "-effective_from", "id")
+
+
+def apply_fallback_coverage(prescriptions: list[Prescription]) -> None:
+    """A prescription naming no coverage is planned on the patient's primary coverage active
+    on the planning day (DOMAIN 5: a claim goes to the plan the patient has), marked
+    `coverage_assumed` so the plan says so. One query, only when some Rx needs it."""
+    wanted = {
+        rx.fallback_coverage_id
+        for rx in prescriptions
+        if rx.coverage_id is None and getattr(rx, "fallback_coverage_id", None)
+    }
+    if not wanted:
+        return
+    coverages = Coverage.objects.in_bulk(wanted)
+    for rx in prescriptions:
+        if rx.coverage_id is None and getattr(rx, "fallback_coverage_id", None) in coverages:
+            rx.coverage = coverages[rx.fallback_coverage_id]
+            rx.coverage_assumed = True
 
 
 @dataclass
@@ -218,10 +305,11 @@ def rx_inputs_for_patients(
 ) -> dict[int, PatientRxInputs]:
     """RxInputs per patient. `synced_ids` overrides which Rx are synced (the wizard's choice);
     by default the reconciliation decision (Prescription.sync_decision) says."""
-    prescriptions = prescriptions_for_planning(patient_ids)
+    prescriptions = prescriptions_for_planning(patient_ids, today=today)
     if only_rx_ids is not None:
         prescriptions = prescriptions.filter(pk__in=only_rx_ids)
     prescriptions = list(prescriptions)
+    apply_fallback_coverage(prescriptions)
     histories = fill_summaries([rx.pk for rx in prescriptions], year=today.year)
     rules_by_coverage = plan_rules_by_coverage(prescriptions)
     result: dict[int, PatientRxInputs] = defaultdict(lambda: PatientRxInputs([], []))

@@ -39,6 +39,9 @@ class WarningCode(StrEnum):
     EXCEEDS_AUTHORIZED_QUANTITY = "exceeds_authorized_quantity"
     SHORT_FILL_LIMIT = "short_fill_limit"
     PLAN_LIMIT = "plan_limit"  # NCPDP reject 76: max days supply / quantity per fill or period
+    # Added by planning (scheduling.planning.planning_notes), not the engine: inputs it assumed.
+    COVERAGE_ASSUMED = "coverage_assumed"
+    PRICE_UNKNOWN = "price_unknown"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ options the wizard offers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,14 @@ from patients.models import (
     Prescription,
 )
 from scheduling import planning
-from scheduling.alignment import AlignmentError, AlignmentPlan, RxPlan, align
+from scheduling.alignment import (
+    AlignmentError,
+    AlignmentPlan,
+    PlanWarning,
+    RxPlan,
+    WarningCode,
+    align,
+)
 from scheduling.anchor import (
     AnchorProposal,
     PatientPreferences,
@@ -101,8 +109,17 @@ def plan_preview(
     except AlignmentError as exc:
         raise SchedulingError(str(exc)) from exc
     by_id = {rx.pk: rx for rx in inputs.prescriptions}
-    rows = [PlanRow(by_id[item.rx_id], item) for item in plan.items]
+    rows = [PlanRow(by_id[item.rx_id], _with_notes(item, by_id[item.rx_id])) for item in plan.items]
     return PlanPreview(patient, pharmacy, today, plan, rows)
+
+
+def _with_notes(item: RxPlan, rx: Prescription) -> RxPlan:
+    """The plan item with what planning assumed (coverage, price) said on it."""
+    notes = planning.planning_notes(rx)
+    if not notes:
+        return item
+    extra = tuple(PlanWarning(WarningCode(code), message) for code, message in notes)
+    return dataclasses.replace(item, warnings=item.warnings + extra)
 
 
 @dataclass
