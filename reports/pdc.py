@@ -25,6 +25,13 @@ The rules, from DOMAIN.md section 6 (and the PQA definition it summarises):
 - **MPR** = sum of the days supply of the fills in the period / days in period (overlaps
   counted twice, supply past period_end not cut): it can exceed 1.
 
+- **Inpatient and skilled-nursing stays** (DOMAIN 6, CMS's adjustment): each day of a stay
+  (admission to discharge, both included) leaves the period (``days_in_period`` drops by the
+  stay days inside it) and is never counted covered; the supply on hand at admission is not
+  used up there but resumes the day after discharge (the walk of each drug skips stay days).
+- **Death or disenrollment ends the period** (DOMAIN 6): ``ended_on`` replaces period_end when
+  it comes first (the 91-day rule is then applied to the shorter period).
+
 Decisions where DOMAIN.md is silent:
 
 - **Fills before the window** are ignored entirely, including supply they carry into the
@@ -189,6 +196,50 @@ def shifted_spans(fills: Iterable[PdcFill]) -> list[CoverageSpan]:
     return spans
 
 
+Stay = tuple[date, date]  # (admitted_on, discharged_on), both days inside the stay
+
+
+def stay_days(stays: Iterable[Stay]) -> frozenset[date]:
+    """Every day spent in a stay (overlapping stays counted once)."""
+    days: set[date] = set()
+    for admitted, discharged in stays:
+        day = admitted
+        while day <= discharged:
+            days.add(day)
+            day += timedelta(days=1)
+    return frozenset(days)
+
+
+def stay_adjusted_spans(fills: Iterable[PdcFill], stays: Iterable[Stay]) -> list[CoverageSpan]:
+    """Same-drug shifting as `shifted_spans`, with stay days skipped: a fill's days supply is
+    used on days outside stays only, so the supply held at admission resumes after discharge.
+    A fill's coverage may come out as several spans (before and after a stay)."""
+    blocked = stay_days(stays)
+    by_drug: dict[str, dict[date, int]] = defaultdict(dict)
+    for fill in fills:
+        same_day = by_drug[fill.drug]
+        same_day[fill.fill_date] = max(same_day.get(fill.fill_date, 0), fill.days_supply)
+    spans: list[CoverageSpan] = []
+    for drug, supplies in by_drug.items():
+        next_free: date | None = None
+        for fill_date, days in sorted(supplies.items()):
+            day = fill_date if next_free is None else max(fill_date, next_free)
+            left, start = days, None
+            while left:
+                if day in blocked:
+                    if start is not None:
+                        spans.append(CoverageSpan(drug, fill_date, start, day - timedelta(1)))
+                        start = None
+                else:
+                    start = start or day
+                    left -= 1
+                day += timedelta(days=1)
+            spans.append(CoverageSpan(drug, fill_date, start, day - timedelta(1)))
+            next_free = day
+    spans.sort(key=lambda s: (s.start, s.drug))
+    return spans
+
+
 def clip_spans(spans: Iterable[CoverageSpan], start: date, end: date) -> list[CoverageSpan]:
     """Spans cut to [start, end]; spans wholly outside are dropped."""
     clipped = []
@@ -247,6 +298,7 @@ def pdc_for_class(
     star_measure: bool,
     excluded_code: str = "",
     excluded_reason: str = "",
+    stays: Iterable[Stay] = (),
 ) -> PdcResult:
     """PDC of one therapeutic class: `fills` are the patient's fills of drugs in that class.
 
@@ -271,7 +323,12 @@ def pdc_for_class(
 
     index_date = in_window[0].fill_date
     days_in_period = (period_end - index_date).days + 1
-    spans = clip_spans(shifted_spans(in_window), index_date, period_end)
+    stays = list(stays)
+    if stays:
+        days_in_period -= sum(1 for d in stay_days(stays) if index_date <= d <= period_end)
+        spans = clip_spans(stay_adjusted_spans(in_window, stays), index_date, period_end)
+    else:
+        spans = clip_spans(shifted_spans(in_window), index_date, period_end)
     days_covered = covered_days(spans)
     fill_dates = len({f.fill_date for f in in_window})
 
@@ -293,7 +350,7 @@ def pdc_for_class(
         period_end=period_end,
         days_in_period=days_in_period,
         days_covered=days_covered,
-        pdc=_ratio(days_covered, days_in_period),
+        pdc=_ratio(days_covered, days_in_period) if days_in_period > 0 else None,
         # exact: Decimal("0.80") * an int is exact, so no rounding decides adherence
         adherent=measurable and days_covered >= ADHERENCE_THRESHOLD * days_in_period,
         measurable=measurable,
@@ -357,6 +414,8 @@ def pdc_by_class(
     esrd: bool = False,
     insulin_user: bool | None = None,
     sacubitril_valsartan_user: bool | None = None,
+    stays: Iterable[Stay] = (),
+    ended_on: date | None = None,
 ) -> dict[str, PdcResult]:
     """PDC for each class in `classes` that the patient has a fill of (in the window).
 
@@ -364,9 +423,16 @@ def pdc_by_class(
     several). Classes in `star_classes` follow the Star rules (two fill dates; hospice and
     ESRD exclusions). `insulin_user` / `sacubitril_valsartan_user` default to "any fill of
     that class in the window"; pass True/False to override (e.g. from another pharmacy's
-    claims).
+    claims). `stays` are the patient's inpatient/SNF stays (admitted, discharged); `ended_on`
+    is the day death or disenrollment ended the period (nothing is measured if it comes before
+    period_start).
     """
     _check_window(period_start, period_end)
+    if ended_on is not None and ended_on < period_end:
+        if ended_on < period_start:
+            return {}
+        period_end = ended_on
+    stays = list(stays)
     fills = list(fills)
     star = set(star_classes)
     wanted = list(dict.fromkeys(classes))
@@ -407,5 +473,6 @@ def pdc_by_class(
             star_measure=therapeutic_class in star,
             excluded_code=code,
             excluded_reason=reason,
+            stays=stays,
         )
     return results

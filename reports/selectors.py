@@ -7,12 +7,26 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Q
+from django.utils import timezone
 
 from medsync.models import Membership
-from patients.models import Fill, Patient, PatientStatus, Prescription, PrescriptionStatus
+from patients.models import (
+    Fill,
+    InpatientStay,
+    Patient,
+    PatientStatus,
+    Prescription,
+    PrescriptionStatus,
+)
 from patients.visibility import limit_to_visible_patients
-from reports.pdc import STAR_CLASSES, PdcFill, PdcResult, pdc_by_class, trailing_window
-from scheduling.models import OPEN_ENROLLMENT_STATUSES, SyncEnrollment
+from reports.pdc import STAR_CLASSES, PdcFill, PdcResult, Stay, pdc_by_class, trailing_window
+from scheduling.dates import local_today
+from scheduling.models import (
+    OPEN_ENROLLMENT_STATUSES,
+    DisenrollReason,
+    EnrollmentStatus,
+    SyncEnrollment,
+)
 
 ADHERENCE_WINDOW_DAYS = 180
 PICKUP_WINDOW_DAYS = 90
@@ -50,13 +64,79 @@ def _dispensed_fills(patient_ids, start: dt.date, end: dt.date):
     )
 
 
+# Disenrollments after which our fills no longer say anything about the patient's adherence:
+# the period ends that day (DOMAIN 6: "death or disenrollment ends the period"). A patient who
+# only left the sync program (asked to, unreachable, ...) still fills with us: not ended.
+PERIOD_ENDING_REASONS = (
+    DisenrollReason.DECEASED,
+    DisenrollReason.TRANSFERRED,
+    DisenrollReason.FACILITY,
+)
+
+
+def period_ended_on(patient: Patient) -> dt.date | None:
+    """The day death or disenrollment ended the patient's measurement period (None: open).
+
+    The disenrollment's date (deceased, transferred, moved to a facility); a patient recorded
+    as deceased without such a disenrollment: the day the record was last changed (the best
+    date the record holds)."""
+    ended = (
+        SyncEnrollment.objects.filter(
+            patient=patient,
+            status=EnrollmentStatus.DISENROLLED,
+            disenroll_reason__in=PERIOD_ENDING_REASONS,
+            disenrolled_at__isnull=False,
+        )
+        .order_by("-disenrolled_at")
+        .values_list("disenrolled_at", "pharmacy__time_zone")
+        .first()
+    )
+    if ended is not None:
+        return local_today(ended[1], ended[0])
+    if patient.status == PatientStatus.DECEASED:
+        return timezone.localdate(patient.updated_at)
+    return None
+
+
 def adherence_for_patient(
     patient: Patient, *, period_end: dt.date, days: int = ADHERENCE_WINDOW_DAYS
 ) -> tuple[dt.date, dt.date, dict[str, PdcResult]]:
-    """PDC per therapeutic class over the trailing window ending on period_end (one query)."""
+    """PDC per therapeutic class over the trailing window ending on period_end (three
+    queries: fills, stays, the end of the period). Inpatient and SNF stays leave the period
+    and hold the supply on hand; death or disenrollment ends it; hospice and ESRD exclude
+    the patient from the Star measures (DOMAIN 6)."""
     start, end = trailing_window(period_end, days)
+    ended_on = period_ended_on(patient)
+    if ended_on is not None and start <= ended_on < end:
+        end = ended_on
     fills, drug_classes = _pdc_inputs(_dispensed_fills([patient.pk], start, end))
-    return start, end, pdc_by_class(fills.get(patient.pk, []), drug_classes, start, end)
+    stays = stays_by_patient([patient.pk], start, end).get(patient.pk, [])
+    results = pdc_by_class(
+        fills.get(patient.pk, []),
+        drug_classes,
+        start,
+        end,
+        stays=stays,
+        ended_on=ended_on,
+        hospice=getattr(patient, "hospice", False),
+        esrd=getattr(patient, "esrd", False),
+    )
+    return start, end, results
+
+
+def stays_by_patient(patient_ids, start: dt.date, end: dt.date) -> dict[int, list[Stay]]:
+    """Each patient's inpatient/SNF stays touching [start, end] as (admitted, discharged); a
+    stay still open counts to `end`."""
+    stays: dict[int, list[Stay]] = defaultdict(list)
+    rows = (
+        InpatientStay.objects.filter(patient_id__in=patient_ids, admitted_on__lte=end)
+        .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gte=start))
+        .order_by("admitted_on")
+        .values_list("patient_id", "admitted_on", "discharged_on")
+    )
+    for patient_id, admitted, discharged in rows:
+        stays[patient_id].append((max(admitted, start), min(discharged or end, end)))
+    return stays
 
 
 @dataclass
@@ -87,7 +167,7 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
     them good candidates.
 
     A fixed number of queries whatever the number of patients: patients, their qualifying
-    prescriptions, their fills of the last 180 days.
+    prescriptions, their fills and their inpatient stays of the last 180 days.
     """
     enrolled = SyncEnrollment.objects.filter(status__in=OPEN_ENROLLMENT_STATUSES).values(
         "patient_id"
@@ -111,6 +191,7 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
     start, end = trailing_window(today, ADHERENCE_WINDOW_DAYS)
     rows = list(_dispensed_fills(ids, start, end))
     fills, drug_classes = _pdc_inputs(rows)
+    stays = stays_by_patient(ids, start, end)
     pickup_start = today - dt.timedelta(days=PICKUP_WINDOW_DAYS - 1)
     pickup_days: dict[int, set] = defaultdict(set)
     for patient_id, fill_date, *_ in rows:
@@ -119,7 +200,14 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
     candidates = []
     for patient in patients:
         results = pdc_by_class(
-            fills.get(patient.pk, []), drug_classes, start, end, classes=sorted(STAR_CLASSES)
+            fills.get(patient.pk, []),
+            drug_classes,
+            start,
+            end,
+            classes=sorted(STAR_CLASSES),
+            stays=stays.get(patient.pk, ()),
+            hospice=getattr(patient, "hospice", False),
+            esrd=getattr(patient, "esrd", False),
         )
         candidates.append(
             Candidate(
