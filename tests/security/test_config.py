@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings_in_a_fresh_process(**env) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in {"MEDSYNC_TESTING", "SECRET_KEY"}}
+    # DEBUG too: `make` exports DEBUG=true, which would let start-up use the development key.
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"MEDSYNC_TESTING", "SECRET_KEY", "DEBUG"}
+    }
     clean.update(env)
     code = (
         "import pytest, django, sys\n"

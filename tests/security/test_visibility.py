@@ -99,6 +99,7 @@ OTHER_ROUTES = {
     "pharmacy-detail": "a pharmacy (limited by pharmacies_visible_to)",
     "api-pharmacy-detail": "a pharmacy (limited by pharmacies_visible_to)",
     "team-member": "a membership (owners only)",
+    "team-member-mfa-reset": "a membership's second factor (owners only)",
     "api-prescriber-detail": "a prescriber (organization directory, no patient data)",
     "api-drug-detail": "the shared drug catalog",
     "sync-replan-decide": "a re-plan proposal: pharmacy-bound (enrollment's pharmacy)",
