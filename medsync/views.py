@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from medsync.api.errors import error_body
 from medsync.dashboard import cards_for
 from medsync.decorators import require_permission
+from medsync.forms import MemberActionForm, MemberInviteForm, OrganizationSwitchForm
 from medsync.invitations import (
     invitation_accept,
     invitation_account_create,
@@ -80,11 +81,14 @@ def pharmacy_detail(request, public_id):
 @require_permission(Perm.MANAGE_MEMBERS)
 def team(request):
     errors = {}
+    form = MemberInviteForm(request.POST or None)
     if request.method == "POST":
         try:
+            if not form.is_valid():
+                raise ValidationError(form.errors)
             member_invite(
-                email=request.POST.get("email", ""),
-                role=request.POST.get("role", ""),
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
                 actor=request.user,
                 request=request,
             )
@@ -111,13 +115,16 @@ def team_member(request, public_id):
     membership = members_of_organization().filter(public_id=public_id).first()
     if membership is None:
         raise Http404("No such member.")
+    form = MemberActionForm(request.POST)
     try:
-        if request.POST.get("action") == "remove":
+        if not form.is_valid():
+            raise ValidationError([m for msgs in form.errors.values() for m in msgs])
+        if form.cleaned_data["action"] == "remove":
             member_remove(membership=membership, actor=request.user)
             messages.success(request, f"Removed {membership.user.email} from the team.")
         else:
             member_change_role(
-                membership=membership, role=request.POST.get("role", ""), actor=request.user
+                membership=membership, role=form.cleaned_data["role"], actor=request.user
             )
             messages.success(request, f"{membership.user.email} is now {membership.role}.")
     except ValidationError as exc:
@@ -137,7 +144,10 @@ def audit_log(request):
 @login_required
 @require_POST
 def switch_organization(request):
-    wanted = request.POST.get("organization", "")
+    form = OrganizationSwitchForm(request.POST)
+    if not form.is_valid():
+        raise Http404("No such organization.")
+    wanted = str(form.cleaned_data["organization"])
     membership = choose_membership(getattr(request, "all_memberships", []), wanted)
     if membership is None or str(membership.organization.public_id) != wanted:
         raise Http404("No such organization.")

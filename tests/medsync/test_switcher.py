@@ -38,3 +38,11 @@ def test_switching_to_an_organization_you_do_not_belong_to_is_a_404(client, mapl
 def test_switching_needs_a_post(client, floater, birch, login):
     login(floater)
     assert client.get("/accounts/switch-organization/").status_code == 405
+
+
+def test_a_malformed_organization_id_is_a_404(client, floater, login):
+    login(floater)
+    assert (
+        client.post("/accounts/switch-organization/", {"organization": "not-a-uuid"}).status_code
+        == 404
+    )

@@ -90,3 +90,18 @@ def test_birchs_owner_cannot_touch_maples_members(client, maple, birch, login):
     assert client.post(f"/team/{tech.public_id}/", {"action": "remove"}).status_code == 404
     with tenant_scope(maple.organization):
         assert Membership.objects.filter(pk=tech.pk).exists()
+
+
+def test_the_team_forms_refuse_bad_input_and_change_nothing(client, maple, login):
+    login(maple.owner)
+    page = client.post("/team/", {"email": "not-an-email", "role": "wizard"})
+    assert page.status_code == 200
+    assert set(page.context["errors"]) == {"email", "role"}
+    assert mail.outbox == []
+    with tenant_scope(maple.organization):
+        membership = Membership.objects.get(user=maple.technician)
+    response = client.post(f"/team/{membership.public_id}/", {"role": "wizard"}, follow=True)
+    assert "Select a valid choice" in response.content.decode()
+    with tenant_scope(maple.organization):
+        membership.refresh_from_db()
+        assert membership.role == "technician"
