@@ -33,6 +33,8 @@ class Context:
         # Keys that an earlier file of this preview would create (preview only).
         self.pending_mrns: set[str] = set()
         self.pending_rx: set[tuple[int, str]] = set()
+        # A coverage file is part of this run (a preview cannot see its rows yet).
+        self.coverage_file_seen = False
         self._patients: dict[str, Patient] | None = None
 
     def patients_by_mrn(self, refresh: bool = False) -> dict[str, Patient]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from patients.imports.results import ImportFileInput, RowRejected
 
 # The order files are processed in: each kind refers to rows of the kinds before it.
-KIND_ORDER = ("patients", "coverage", "prescriptions", "fills")
+KIND_ORDER = ("patients", "coverage", "prescriptions", "fills", "prices")
 
 COLUMNS: dict[str, dict[str, list[str]]] = {
     "patients": {
@@ -30,6 +30,8 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
             "home_pharmacy_ncpdp",
             "household",
             "status",
+            "hospice",
+            "esrd",
         ],
     },
     "coverage": {
@@ -41,6 +43,9 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
             "member_id",
             "copay_amount",
             "coinsurance_percent",
+            "coinsurance_minimum",
+            "coinsurance_maximum",
+            "benefit_phase",
             "effective_to",
             "rules_state",
             "priority",
@@ -69,6 +74,11 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
             "expiration_date",
             "status",
             "therapy_type",
+            "quantity_remaining",
+            "coverage_member_id",
+            "coverage_bin",
+            "coverage_pcn",
+            "coverage_group",
         ],
     },
     "fills": {
@@ -82,12 +92,19 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
             "returned_to_stock_at",
         ],
     },
+    # The pharmacy's price list: per dispensing unit (tablet, mL, gram, insulin unit, each).
+    "prices": {
+        "required": ["ndc", "acquisition_cost", "usual_and_customary"],
+        "optional": ["pharmacy_ncpdp"],
+    },
 }
 
 
 def detect_kind(header: Iterable[str]) -> str:
     """Name the kind of file a header belongs to, or raise RowRejected if none fits."""
     columns = {c.strip().lower() for c in header}
+    if {"ndc", "acquisition_cost"} <= columns:
+        return "prices"
     if {"rx_number", "fill_date"} <= columns:
         return "fills"
     if {"rx_number", "ndc"} <= columns:
@@ -97,8 +114,8 @@ def detect_kind(header: Iterable[str]) -> str:
     if {"mrn", "first_name"} <= columns:
         return "patients"
     raise RowRejected(
-        "Unrecognised file: its header matches none of the patients, coverage, prescriptions "
-        "or fills layouts (see README 'Patient records')."
+        "Unrecognised file: its header matches none of the patients, coverage, prescriptions, "
+        "fills or prices layouts (see README 'Patient records')."
     )
 
 

@@ -7,7 +7,11 @@ from decimal import Decimal
 from patients.imports import parsers
 from patients.imports.base import STATES, Importer, ParsedRow
 from patients.imports.results import RowRejected
-from patients.models import Coverage, Patient, PlanType
+from patients.models import BenefitPhase, Coverage, Patient, PlanType
+
+
+def _cents(amount: Decimal | None) -> Decimal | None:
+    return amount.quantize(Decimal("0.01")) if amount is not None else None
 
 
 class CoverageImporter(Importer):
@@ -20,6 +24,9 @@ class CoverageImporter(Importer):
         "plan_type",
         "copay_amount",
         "coinsurance_percent",
+        "coinsurance_minimum",
+        "coinsurance_maximum",
+        "benefit_phase",
         "effective_from",
         "effective_to",
         "rules_state",
@@ -27,6 +34,7 @@ class CoverageImporter(Importer):
     ]
 
     def load(self):
+        self.context.coverage_file_seen = True
         self.patients = self.context.patients_by_mrn()
         self.by_key = {
             (c.patient_id, c.bin, c.pcn, c.group, c.member_id, c.plan_type): c
@@ -56,6 +64,10 @@ class CoverageImporter(Importer):
             raise RowRejected("give exactly one of copay_amount or coinsurance_percent.")
         if coinsurance is not None and coinsurance > 100:
             raise RowRejected(f"coinsurance_percent {coinsurance} is over 100.")
+        minimum = parsers.decimal(row, "coinsurance_minimum", required=False, minimum=Decimal("0"))
+        maximum = parsers.decimal(row, "coinsurance_maximum", required=False, minimum=Decimal("0"))
+        if minimum is not None and maximum is not None and maximum < minimum:
+            raise RowRejected(f"coinsurance_maximum {maximum} is below coinsurance_minimum.")
         start = parsers.date(row, "effective_from")
         end = parsers.date(row, "effective_to", required=False)
         if end and end < start:
@@ -75,6 +87,11 @@ class CoverageImporter(Importer):
             "coinsurance_percent": coinsurance.quantize(Decimal("0.01"))
             if coinsurance is not None
             else None,
+            "coinsurance_minimum": _cents(minimum),
+            "coinsurance_maximum": _cents(maximum),
+            "benefit_phase": parsers.choice(
+                row, "benefit_phase", BenefitPhase, BenefitPhase.INITIAL
+            ),
             "effective_from": start,
             "effective_to": end,
             "rules_state": parsers.state(

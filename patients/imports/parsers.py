@@ -129,6 +129,22 @@ def choice(row: dict, column: str, choices: Iterable, default: str) -> str:
     return allowed[value]
 
 
+_YES = {"y", "yes", "true", "1", "x"}
+_NO = {"n", "no", "false", "0"}
+
+
+def flag(row: dict, column: str, *, default: bool) -> bool:
+    """A yes/no column (y, yes, true, 1 / n, no, false, 0); `default` when empty or absent."""
+    value = cell(row, column).lower()
+    if not value:
+        return default
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise RowRejected(f"{column} {value!r} is not yes or no.")
+
+
 def state(row: dict, column: str, *, states: Collection[str], default: str = "") -> str:
     """A two-letter US state code (any case), one of `states`; `default` when empty."""
     value = cell(row, column).upper()

@@ -41,6 +41,8 @@ class PatientImporter(Importer):
         "home_pharmacy_id",
         "household_id",
         "status",
+        "hospice",
+        "esrd",
     ]
 
     def load(self) -> None:
@@ -67,6 +69,7 @@ class PatientImporter(Importer):
             if home is None:
                 raise RowRejected(f"home_pharmacy_ncpdp {ncpdp} is not one of your pharmacies.")
         household_name = parsers.text(row, "household", max_length=200)
+        current = self.by_mrn.get(mrn)
         values = {
             "first_name": parsers.text(row, "first_name", required=True, max_length=100),
             "last_name": parsers.text(row, "last_name", required=True, max_length=100),
@@ -84,6 +87,9 @@ class PatientImporter(Importer):
             "home_pharmacy_id": home.pk if home else None,
             "household_id": None,
             "status": parsers.choice(row, "status", PatientStatus, PatientStatus.ACTIVE),
+            # PDC exclusions (DOMAIN 6): an empty or absent column keeps what the record says.
+            "hospice": parsers.flag(row, "hospice", default=getattr(current, "hospice", False)),
+            "esrd": parsers.flag(row, "esrd", default=getattr(current, "esrd", False)),
         }
         new_household = ""
         if household_name:

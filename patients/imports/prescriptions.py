@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -12,6 +14,7 @@ from patients.imports.base import Importer, ParsedRow
 from patients.imports.prescribers import PrescriberBook
 from patients.imports.results import RowProblem, RowRejected
 from patients.models import (
+    Coverage,
     DeaSchedule,
     Drug,
     Prescriber,
@@ -51,9 +54,15 @@ class PrescriptionImporter(Importer):
         "expiration_date",
         "status",
         "therapy_type",
+        "coverage_id",
+        "quantity_authorized_total",
+        "quantity_remaining",
     ]
 
     def load(self):
+        self.coverages: dict[int, list[Coverage]] = defaultdict(list)
+        for coverage in Coverage.objects.order_by("priority", "-effective_from", "id"):
+            self.coverages[coverage.patient_id].append(coverage)
         self.patients = self.context.patients_by_mrn()
         self.by_key = {(p.pharmacy_id, p.rx_number): p for p in Prescription.objects.all()}
         self.prescribers = PrescriberBook(self.context.organization)
@@ -103,6 +112,18 @@ class PrescriptionImporter(Importer):
             TherapyType.PRN if parsers.sig_says_as_needed(sig) else TherapyType.MAINTENANCE
         )
         prescriber = self.prescribers.for_row(row)
+        coverage = self._coverage(row, patient, mrn)
+        # Refills counted in quantity (DOMAIN 2): the total the prescription authorizes and what
+        # is left of it (the system's column, else the written quantity x the fills left, the
+        # original fill counted while no refill has been used).
+        total = quantity * (authorized + 1)
+        left = parsers.decimal(row, "quantity_remaining", required=False, minimum=Decimal("0"))
+        if left is None:
+            left = quantity * (remaining + (1 if remaining == authorized else 0))
+        elif left > total:
+            raise RowRejected(
+                f"quantity_remaining {left} is more than the {total} the prescription authorizes."
+            )
         values = {
             "patient_id": patient.pk if patient else None,
             "drug_id": drug.pk,
@@ -117,11 +138,45 @@ class PrescriptionImporter(Importer):
             "expiration_date": expiration,
             "status": parsers.choice(row, "status", PrescriptionStatus, PrescriptionStatus.ACTIVE),
             "therapy_type": parsers.choice(row, "therapy_type", TherapyType, therapy_default),
+            "coverage_id": coverage.pk if coverage else None,
+            "quantity_authorized_total": total,
+            "quantity_remaining": left,
         }
         warning = parsers.days_supply_mismatch(days, quantity, daily_dose)
         if warning:
             self.result.warnings.append(RowProblem(line, warning))
         return ParsedRow((pharmacy.pk, rx_number), values, mrn=mrn, prescriber=prescriber)
+
+    def _coverage(self, row: dict, patient, mrn: str) -> Coverage | None:
+        """The coverage the prescription bills: the one the coverage_* columns name, else the
+        patient's highest-priority coverage in force today (DOMAIN 5: a claim goes to the plan
+        the patient has now, not the one of the written date)."""
+        wanted = {
+            "member_id": parsers.text(row, "coverage_member_id", max_length=40),
+            "bin": parsers.text(row, "coverage_bin", max_length=6),
+            "pcn": parsers.text(row, "coverage_pcn", max_length=20),
+            "group": parsers.text(row, "coverage_group", max_length=30),
+        }
+        named = {field: value for field, value in wanted.items() if value}
+        candidates = self.coverages.get(patient.pk, []) if patient else []
+        if named:
+            candidates = [
+                c
+                for c in candidates
+                if all(getattr(c, f).strip().upper() == v.upper() for f, v in named.items())
+            ]
+            if not candidates:
+                if patient is None or (self.context.coverage_file_seen and not self.context.apply):
+                    return None  # a coverage of this run's files: linked when applied
+                described = ", ".join(f"coverage_{f} {v}" for f, v in named.items())
+                raise RowRejected(f"{described} matches none of patient {mrn}'s coverages.")
+        today = timezone.localdate()
+        for coverage in candidates:
+            if coverage.effective_from <= today and (
+                coverage.effective_to is None or coverage.effective_to >= today
+            ):
+                return coverage
+        return candidates[0] if named and candidates else None
 
     @staticmethod
     def _expiry(drug: Drug, written: dt.date) -> dt.date:

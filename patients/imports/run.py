@@ -26,6 +26,7 @@ from patients.imports.fills import FillImporter
 from patients.imports.parsers import is_blank
 from patients.imports.patients_importer import PatientImporter
 from patients.imports.prescriptions import PrescriptionImporter
+from patients.imports.prices import PriceListImporter
 from patients.imports.results import (
     FileResult,
     ImportFileInput,
@@ -39,6 +40,7 @@ IMPORTERS: dict[str, type[Importer]] = {
     "coverage": CoverageImporter,
     "prescriptions": PrescriptionImporter,
     "fills": FillImporter,
+    "prices": PriceListImporter,
 }
 PROGRESS_EVERY = 5000  # rows checked between two progress reports
 

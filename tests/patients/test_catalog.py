@@ -355,3 +355,37 @@ def test_search_is_one_query(catalog):
         list(drug_search("insulin"))
         list(drug_search("0071-0155-23"))
     assert len(queries) == 2
+
+
+@pytest.mark.parametrize(
+    ("generic", "strength"),
+    [
+        ("atorvastatin calcium", "10 mg"),
+        ("atorvastatin calcium", "20 mg"),
+        ("atorvastatin calcium", "40 mg"),
+        ("rosuvastatin calcium", "40 mg"),
+        ("simvastatin", "10 mg"),
+        ("simvastatin", "40 mg"),
+        ("lisinopril", "5 mg"),
+        ("lisinopril", "10 mg"),
+        ("lisinopril", "20 mg"),
+        ("losartan potassium", "25 mg"),
+        ("losartan potassium", "50 mg"),
+        ("amlodipine besylate", "2.5 mg"),
+        ("amlodipine besylate", "5 mg"),
+        ("metformin hydrochloride", "500 mg"),
+        ("metformin hydrochloride", "850 mg"),
+        ("metformin hydrochloride", "1000 mg"),
+        ("metoprolol tartrate", "25 mg"),
+        ("metoprolol succinate", "25 mg"),
+        ("levothyroxine sodium", "50 mcg"),
+        ("levothyroxine sodium", "100 mcg"),
+        ("hydrochlorothiazide", "25 mg"),
+        ("hydrochlorothiazide", "12.5 mg"),
+    ],
+)
+def test_everyday_strengths_of_the_top_maintenance_drugs_are_in_the_catalog(
+    rows, generic, strength
+):
+    """Issue 10 defect 12: lisinopril 10 mg (and other everyday strengths) were missing."""
+    assert any(r.generic_name == generic and r.strength == strength for r in rows)

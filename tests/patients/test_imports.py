@@ -302,9 +302,9 @@ def test_the_sample_files_in_the_repository_import_cleanly(maple, capsys):
     samples = sorted(
         str(p) for p in (Path(__file__).parents[2] / "patients" / "samples").glob("*.csv")
     )
-    assert len(samples) == 4
+    assert len(samples) == 5
     with time_machine.travel(TODAY, tick=False):
         call_command("import_records", "--org", "maple", *samples)
     out = capsys.readouterr().out
-    assert out.count(" 0 rejected") == 4, out
+    assert out.count(" 0 rejected") == 5, out
     assert "created" in out
