@@ -38,6 +38,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "scheduling.tasks.fan_out_open_prefill",
         "schedule": crontab(minute=14),
     },
+    "scheduling.refresh-satellites": {
+        "task": "scheduling.tasks.fan_out_refresh_satellites",
+        "schedule": crontab(minute=16),
+    },
     "scheduling.check-pickups": {
         "task": "scheduling.tasks.fan_out_check_pickups",
         "schedule": crontab(minute=18),

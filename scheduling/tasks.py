@@ -30,6 +30,11 @@ def open_prefill(*, organization_id: str) -> dict:
     return sweeps.cycles_open_prefill().as_dict()
 
 
+@shared_task(base=TenantTask, name="scheduling.tasks.refresh_satellites")
+def refresh_satellites(*, organization_id: str) -> dict:
+    return sweeps.satellites_refresh().as_dict()
+
+
 @shared_task(base=TenantTask, name="scheduling.tasks.check_pickups")
 def check_pickups(*, organization_id: str) -> dict:
     return sweeps.cycles_check_pickups().as_dict()
@@ -85,3 +90,8 @@ def fan_out_detect_replans() -> int:
 @shared_task(name="scheduling.tasks.fan_out_hand_over_message_requests", acks_late=True)
 def fan_out_hand_over_message_requests() -> int:
     return fan_out(hand_over_message_requests)
+
+
+@shared_task(name="scheduling.tasks.fan_out_refresh_satellites", acks_late=True)
+def fan_out_refresh_satellites() -> int:
+    return fan_out(refresh_satellites)

@@ -55,6 +55,7 @@ from scheduling.models.plans import (
     SyncPlan,
     SyncPlanItem,
 )
+from scheduling.models.satellites import SATELLITE_OPEN, SatelliteDue, SatelliteStatus
 from scheduling.models.work import (
     FollowUpTask,
     MessageRequest,
@@ -73,6 +74,7 @@ __all__ = [
     "DEFAULT_PREP_DAYS",
     "DEFAULT_RTS_WARNING_DAYS",
     "OPEN_ENROLLMENT_STATUSES",
+    "SATELLITE_OPEN",
     "WEEKDAY_NAMES",
     "CloseReason",
     "ConsentMethod",
@@ -98,6 +100,8 @@ __all__ = [
     "ReplanProposal",
     "ReplanReason",
     "ReplanStatus",
+    "SatelliteDue",
+    "SatelliteStatus",
     "SyncCycle",
     "SyncEnrollment",
     "SyncPlan",

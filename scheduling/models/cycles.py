@@ -336,6 +336,17 @@ class PrepContact(TenantOwnedModel):
     stopped_medications = models.BooleanField(null=True)
     dose_changes = models.BooleanField(null=True)
     hospital_stay = models.BooleanField(null=True)
+    # The stay's dates when the patient gives them (DOMAIN 6: stays adjust PDC); the stay row
+    # it created, so a contact records its stay once.
+    stay_admitted_on = models.DateField(null=True, blank=True)
+    stay_discharged_on = models.DateField(null=True, blank=True)
+    inpatient_stay = models.OneToOneField(
+        "patients.InpatientStay",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="prep_contact",
+    )
     side_effects = models.BooleanField(null=True)
     fulfillment = models.CharField(max_length=10, choices=Fulfillment.choices, blank=True)
     notes = models.TextField(blank=True)

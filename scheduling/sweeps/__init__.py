@@ -7,6 +7,7 @@ machinery is runner.py, the raw SQL scheduling/sql.py).
     cycles_open_prefill          (c) anchor - pre-fill days: fill queue, renewals flagged
     cycles_check_pickups         (d) missed pickups, return-to-stock warnings, closing
     replans_detect                   new Rx / dose change / discontinuation -> proposed re-plan
+    satellites_refresh           (e) Rx kept out of sync: own due date, prep and pre-fill days
     message_requests_hand_over       recorded text requests -> messaging
 """
 
@@ -17,6 +18,7 @@ from scheduling.sweeps.prefill import cycles_open_prefill
 from scheduling.sweeps.prep import cycles_open_prep
 from scheduling.sweeps.replans import replans_detect
 from scheduling.sweeps.runner import SweepResult
+from scheduling.sweeps.satellites import satellites_refresh
 
 __all__ = [
     "SweepResult",
@@ -26,4 +28,5 @@ __all__ = [
     "cycles_open_prep",
     "message_requests_hand_over",
     "replans_detect",
+    "satellites_refresh",
 ]
