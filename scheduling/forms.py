@@ -107,6 +107,9 @@ class PrepContactForm(ActionForm):
     dose_changes = YesNoField(required=False)
     hospital_stay = YesNoField(required=False)
     side_effects = YesNoField(required=False)
+    # The hospital stay's dates, when the patient gives them (recorded for PDC, DOMAIN 6).
+    stay_admitted_on = IsoDateField()
+    stay_discharged_on = IsoDateField()
     fulfillment = _text()
     notes = _text()
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from medsync.models import User
 from medsync.services import audit_record
+from patients.models import InpatientStay, StayKind, StaySource
 from scheduling.dates import local_today
 from scheduling.exceptions import SchedulingError
 from scheduling.models import (
@@ -55,6 +56,25 @@ def _open_replan_for_contact(
     )
 
 
+def _check_stay_dates(admitted: dt.date | None, discharged: dt.date | None, today: dt.date):
+    if admitted is None:
+        if discharged is not None:
+            raise SchedulingError(
+                "Give the day the stay began.",
+                fields={"stay_admitted_on": ["The admission date."]},
+            )
+        return
+    if admitted > today:
+        raise SchedulingError(
+            "A stay cannot begin after today.", fields={"stay_admitted_on": ["Not in the future."]}
+        )
+    if discharged is not None and not admitted <= discharged <= today:
+        raise SchedulingError(
+            "The discharge date is between the admission and today.",
+            fields={"stay_discharged_on": ["On or after the admission, not after today."]},
+        )
+
+
 @transaction.atomic
 def prep_contact_record(
     *,
@@ -69,9 +89,15 @@ def prep_contact_record(
     side_effects: bool | None = None,
     fulfillment: str = "",
     notes: str = "",
+    stay_admitted_on: dt.date | None = None,
+    stay_discharged_on: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> PrepContact:
-    """The prep call's structured answers (DOMAIN 1, step 5). Changes open a re-plan."""
+    """The prep call's structured answers (DOMAIN 1, step 5). Changes open a re-plan.
+
+    A hospital stay with its admission date (and discharge date, empty while still in)
+    records the stay on the patient's record once, for PDC (DOMAIN 6: the days in the stay
+    leave the period, the supply held resumes after discharge)."""
     now = now or timezone.now()
     validate_choice(channel, EventChannel, "channel", "how the patient was contacted")
     validate_choice(outcome, ContactOutcome, "outcome", "the outcome")
@@ -109,8 +135,26 @@ def prep_contact_record(
                 "The patient reported changes: record the outcome as 'changes reported'.",
                 fields={"outcome": ["Changes were reported."]},
             )
+    today = local_today(cycle.pharmacy.time_zone, now)
+    if not answers["hospital_stay"]:
+        stay_admitted_on = stay_discharged_on = None
+    _check_stay_dates(stay_admitted_on, stay_discharged_on, today)
+    stay = None
+    if stay_admitted_on is not None:
+        stay = InpatientStay.objects.create(
+            patient_id=cycle.patient_id,
+            admitted_on=stay_admitted_on,
+            discharged_on=stay_discharged_on,
+            kind=StayKind.HOSPITAL,
+            reported_by=actor if getattr(actor, "is_authenticated", False) else None,
+            source=StaySource.PREP_CALL,
+            note=f"Reported at the prep call of the {cycle.anchor_date:%b %-d} cycle.",
+        )
     contact = PrepContact.objects.create(
         cycle=cycle,
+        stay_admitted_on=stay_admitted_on,
+        stay_discharged_on=stay_discharged_on,
+        inpatient_stay=stay,
         channel=channel,
         outcome=outcome,
         fulfillment=fulfillment,

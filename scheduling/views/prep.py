@@ -80,6 +80,8 @@ def prep_contact(request, cycle_id):
             outcome=answers["outcome"],
             fulfillment=answers["fulfillment"],
             notes=answers["notes"],
+            stay_admitted_on=answers.get("stay_admitted_on"),
+            stay_discharged_on=answers.get("stay_discharged_on"),
             **{name: answers[name] for name in PREP_QUESTIONS},
         )
     except SchedulingError as exc:

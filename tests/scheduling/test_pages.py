@@ -536,3 +536,41 @@ def test_the_empty_enrollment_list_points_to_the_eligibility_finder(client, logi
     assert 'href="/reports/eligibility/"' in page
     filtered = client.get("/sync/enrollments/?status=paused").content.decode()
     assert "No enrollments match" in filtered and 'href="/sync/enrollments/"' in filtered
+
+
+def test_a_hospital_stay_told_at_the_prep_call_is_recorded_once_for_pdc(
+    client, login, maple, frozen
+):
+    """Issue 10 defect 11: the stay's dates given at the prep call make one InpatientStay row
+    (source: prep call) linked to the contact; the adherence selector then reads it."""
+    from patients.models import InpatientStay
+
+    cycle = prep_due_cycle(maple, frozen)  # today 3/5
+    login(maple.pharmacist)
+    answers = {
+        "channel": "phone",
+        "outcome": "changes_reported",
+        "new_medications": "no",
+        "stopped_medications": "no",
+        "dose_changes": "no",
+        "hospital_stay": "yes",
+        "side_effects": "no",
+        "stay_admitted_on": "2026-02-24",
+        "stay_discharged_on": "2026-02-27",
+    }
+    client.post(f"/sync/cycles/{cycle.public_id}/prep-contact/", answers, HTTP_HX_REQUEST="true")
+    with tenant_scope(maple.organization):
+        stay = InpatientStay.objects.get()
+        assert stay.admitted_on == dt.date(2026, 2, 24)
+        assert stay.discharged_on == dt.date(2026, 2, 27)
+        assert (stay.source, stay.reported_by) == ("prep_call", maple.pharmacist)
+        assert stay.patient_id == cycle.patient_id
+        assert PrepContact.objects.get().inpatient_stay == stay
+    # A discharge before the admission is refused with the field named; no second stay.
+    bad = {**answers, "stay_discharged_on": "2026-02-20"}
+    response = client.post(
+        f"/sync/cycles/{cycle.public_id}/prep-contact/", bad, HTTP_HX_REQUEST="true"
+    )
+    assert "The discharge date is between the admission and today." in response.content.decode()
+    with tenant_scope(maple.organization):
+        assert InpatientStay.objects.count() == 1
