@@ -110,7 +110,7 @@ class PrescriptionViewSet(AuditedRecordViewSet):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return Prescription.objects.select_related(
-            "patient", "drug", "prescriber", "pharmacy"
+            "patient", "drug", "prescriber", "pharmacy", "coverage"
         ).order_by("patient_id", "rx_number")
 
     def _patient_of(self, obj):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -108,6 +109,8 @@ class PatientSerializer(RecordSerializer):
             "preferred_language",
             "home_pharmacy",
             "status",
+            "hospice",
+            "esrd",
             "created_at",
             "updated_at",
         ]
@@ -115,6 +118,11 @@ class PatientSerializer(RecordSerializer):
 
     def validate_phone(self, value):
         return _phone(value)
+
+    def validate_date_of_birth(self, value):
+        if value > timezone.localdate():
+            raise serializers.ValidationError("A date of birth cannot be in the future.")
+        return value
 
     def validate_mrn(self, value):
         clash = Patient.objects.filter(mrn=value)
@@ -179,6 +187,9 @@ class CoverageSerializer(RecordSerializer):
             "plan_type",
             "copay_amount",
             "coinsurance_percent",
+            "coinsurance_minimum",
+            "coinsurance_maximum",
+            "benefit_phase",
             "effective_from",
             "effective_to",
             "rules_state",
@@ -193,6 +204,15 @@ class CoverageSerializer(RecordSerializer):
         if plan_type != "cash" and has_copay == has_coinsurance:
             raise ValidationError(
                 {"copay_amount": ["Give exactly one of copay_amount or coinsurance_percent."]}
+            )
+        if plan_type != "cash" and not merged.get("bin"):
+            raise ValidationError(
+                {"bin": ["A plan that bills a payer needs its 6-digit BIN (only cash has none)."]}
+            )
+        low, high = merged.get("coinsurance_minimum"), merged.get("coinsurance_maximum")
+        if low is not None and high is not None and high < low:
+            raise ValidationError(
+                {"coinsurance_maximum": ["The maximum is below the coinsurance minimum."]}
             )
         return attrs
 
@@ -257,6 +277,14 @@ class PrescriptionSerializer(RecordSerializer):
         write_only=True, required=False, help_text="Default: your only pharmacy."
     )
     drug = DrugByNdcField(help_text="Write an NDC (any form); read the drug.")
+    coverage = PublicIdField(
+        queryset=Coverage.objects,
+        patient_field="patient",
+        required=False,
+        allow_null=True,
+        help_text="The coverage billed (a coverage of the same patient); empty: planning uses "
+        "the patient's primary coverage in force and says so.",
+    )
 
     class Meta:
         model = Prescription
@@ -268,6 +296,7 @@ class PrescriptionSerializer(RecordSerializer):
             "patient",
             "drug",
             "prescriber",
+            "coverage",
             "sig_text",
             "daily_dose",
             "quantity_per_fill",
@@ -304,6 +333,10 @@ class PrescriptionSerializer(RecordSerializer):
                     raise ValidationError({"pharmacy_id": ["Name the pharmacy: you have several."]})
                 pharmacy = found[0]
             attrs["pharmacy"] = pharmacy
+        patient = attrs.get("patient") or getattr(self.instance, "patient", None)
+        coverage = attrs.get("coverage", getattr(self.instance, "coverage", None))
+        if coverage is not None and patient is not None and coverage.patient_id != patient.pk:
+            raise ValidationError({"coverage": ["This coverage belongs to another patient."]})
         merged_pharmacy = attrs.get("pharmacy") or getattr(self.instance, "pharmacy", None)
         rx_number = attrs.get("rx_number") or getattr(self.instance, "rx_number", None)
         clash = Prescription.objects.filter(pharmacy=merged_pharmacy, rx_number=rx_number)
