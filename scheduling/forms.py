@@ -129,6 +129,8 @@ class EnrollWizardForm(ActionForm):
     preferred_day_of_month = LenientIntegerField(required=False)
     anchor_date = _text()
     anchor_custom = _text()
+    # Why an Rx reconciliation excluded is synced anyway (recorded as its sync decision).
+    override_note = _text()
     consent_given_by = _text()
     consent_relationship = _text()
     consent_method = _text()

@@ -47,9 +47,28 @@ def medication_list(patient: Patient) -> list[Prescription]:
     )
 
 
-def chosen_prescriptions(patient: Patient, public_ids: Sequence) -> list[Prescription]:
+def needs_sync_override(rx: Prescription) -> str:
+    """Why syncing this Rx overrides reconciliation ("" when it does not): it was excluded, or
+    it is undecided and the rules would exclude it (a Schedule II, a PRN...). DOMAIN 3: syncing
+    it anyway takes the same note the medication list asks for."""
+    from patients.services import prescription_suggestion
+
+    if rx.sync_decision == SyncDecision.EXCLUDED:
+        return rx.get_sync_exclusion_reason_display() or "excluded at reconciliation"
+    if rx.sync_decision == SyncDecision.UNDECIDED:
+        suggestion = prescription_suggestion(rx)
+        if suggestion.decision == SyncDecision.EXCLUDED:
+            return suggestion.explanation
+    return ""
+
+
+def chosen_prescriptions(
+    patient: Patient, public_ids: Sequence, *, override_note: str | None = None, today=None
+) -> list[Prescription]:
     """The patient's prescriptions named by public id; any other id is a 404 (another
-    patient's or another organization's prescription is simply not found)."""
+    patient's or another organization's prescription is simply not found). An expired one is
+    refused; one reconciliation excluded (or would exclude) only with an `override_note`
+    (the wizard records it as the sync decision; the API has none: reconcile first)."""
     wanted = {str(p) for p in public_ids}
     if not wanted:
         raise SchedulingError(
@@ -57,7 +76,7 @@ def chosen_prescriptions(patient: Patient, public_ids: Sequence) -> list[Prescri
         )
     found = list(
         Prescription.objects.filter(patient=patient, public_id__in=wanted).select_related(
-            "drug", "coverage"
+            "drug", "coverage", "pharmacy"
         )
     )
     if len(found) != len(wanted):
@@ -68,14 +87,30 @@ def chosen_prescriptions(patient: Patient, public_ids: Sequence) -> list[Prescri
             f"Only active prescriptions can be synced (Rx {', '.join(sorted(inactive))}).",
             fields={"prescriptions": ["Inactive prescription."]},
         )
-    excluded = [rx for rx in found if rx.sync_decision == SyncDecision.EXCLUDED]
-    if excluded:
-        rx = excluded[0]
+    expired = [rx for rx in found if today is not None and rx.expiration_date < today]
+    if expired:
+        rx = expired[0]
         raise SchedulingError(
-            f"Rx {rx.rx_number} was excluded from sync at reconciliation "
-            f"({rx.get_sync_exclusion_reason_display()}). Change that decision first.",
-            fields={"prescriptions": ["Excluded from sync."]},
+            f"Rx {rx.rx_number} expired on {rx.expiration_date:%b %-d, %Y}: it cannot be filled "
+            "or synced until the prescriber sends a new prescription.",
+            fields={"prescriptions": ["Expired prescription."]},
         )
+    for rx in found:
+        why = needs_sync_override(rx)
+        if not why:
+            continue
+        if override_note is None:
+            raise SchedulingError(
+                f"Rx {rx.rx_number} is excluded from sync ({why}). Change the reconciliation "
+                "decision first, with a note saying why.",
+                fields={"prescriptions": ["Excluded from sync."]},
+            )
+        if not override_note.strip():
+            raise SchedulingError(
+                f"Rx {rx.rx_number} is excluded from sync ({why}): syncing it overrides "
+                "reconciliation, so add a note saying why.",
+                fields={"override_note": ["Required to sync an excluded prescription."]},
+            )
     return found
 
 

@@ -17,7 +17,7 @@ from medsync.decorators import require_permission
 from medsync.roles import Perm
 from medsync.selectors import pharmacies_visible_to
 from patients.models import SyncDecision
-from patients.services import patient_viewed
+from patients.services import patient_viewed, prescription_sync_decide
 from scheduling import cycle_rows, selectors, services
 from scheduling.dates import next_anchor_on_or_after
 from scheduling.exceptions import NotFoundInTenant, SchedulingError
@@ -39,6 +39,7 @@ from scheduling.models import (
     ReplanStatus,
     TaskStatus,
 )
+from scheduling.selectors.patients import needs_sync_override
 from scheduling.views.common import (
     PAGE_SIZE,
     bound,
@@ -106,10 +107,20 @@ def enroll_wizard(request, patient_id):
     data = request.POST if request.method == "POST" else None
     posted = bound(EnrollWizardForm, request).cleaned_data if data else {}
     step = posted.get("step", "")
+    today = today_for(request)
+    # What each medicine needs said beside its box (DOMAIN 3): expired ones cannot be synced
+    # (unticked, disabled); excluded ones only with an override note (unticked).
+    for rx in meds:
+        rx.expired = rx.expiration_date < today
+        rx.override_reason = "" if rx.expired else needs_sync_override(rx)
     chosen_ids = (
         posted["prescriptions"]
         if data
-        else [str(rx.public_id) for rx in meds if rx.sync_decision == SyncDecision.SYNCED]
+        else [
+            str(rx.public_id)
+            for rx in meds
+            if rx.sync_decision == SyncDecision.SYNCED and not rx.expired
+        ]
     )
     cycle_days = posted.get("cycle_days") or 30
     if posted.get("use_cycle_days") in CYCLE_LENGTHS:
@@ -128,6 +139,8 @@ def enroll_wizard(request, patient_id):
         "preferred_weekday": weekday,
         "preferred_day_of_month": day_of_month,
         "anchor_date": posted.get("anchor_custom") or posted.get("anchor_date", ""),
+        "override_note": posted.get("override_note", ""),
+        "needs_override_note": any(rx.override_reason for rx in meds),
         "consent_methods": ConsentMethod.choices,
         "consent_relationships": ConsentRelationship.choices,
         "fulfillments": Fulfillment.choices,
@@ -141,7 +154,9 @@ def enroll_wizard(request, patient_id):
     if data is None:
         return render(request, "scheduling/enroll_wizard.html", context)
     try:
-        prescriptions = selectors.chosen_prescriptions(patient, chosen_ids)
+        prescriptions = selectors.chosen_prescriptions(
+            patient, chosen_ids, override_note=posted.get("override_note", ""), today=today
+        )
         if weekday is not None and day_of_month is not None:
             raise SchedulingError("Choose a preferred weekday or a day of the month, not both.")
         try:
@@ -177,6 +192,15 @@ def enroll_wizard(request, patient_id):
             ]
             context["step"] = "plan"
             if step == "confirm":
+                for rx in prescriptions:
+                    if needs_sync_override(rx):
+                        # The override is the pharmacist's sync decision, noted and audited.
+                        prescription_sync_decide(
+                            prescription=rx,
+                            decision=SyncDecision.SYNCED,
+                            note=posted["override_note"],
+                            actor=request.user,
+                        )
                 enrollment = services.enrollment_enroll(
                     patient=patient,
                     actor=request.user,

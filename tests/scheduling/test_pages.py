@@ -361,7 +361,8 @@ def test_the_wizard_refuses_an_excluded_prescription(client, login, maple, froze
         f"/sync/enroll/{synced.patient.public_id}/",
         {"prescriptions": [str(r.public_id) for r in synced.prescriptions], "step": "anchors"},
     ).content.decode()
-    assert "was excluded from sync at reconciliation" in page
+    # Issue 10 defect 7: syncing it anyway takes the override note the medication list asks for.
+    assert "is excluded from sync" in page and "add a note saying why" in page
 
 
 def test_the_wizard_of_another_orgs_patient_is_a_404(client, login, maple, birch, frozen):
