@@ -31,6 +31,7 @@ from scheduling.selectors.cycles import (
     patient_sync_panel,
     prep_worklist,
     replan_queue,
+    satellites_due,
 )
 from scheduling.selectors.patients import (
     chosen_prescriptions,
@@ -78,6 +79,7 @@ __all__ = [
     "plan_preview",
     "prep_worklist",
     "replan_queue",
+    "satellites_due",
     "sync_settings_for",
     "synced_prescriptions",
     "timing_of",

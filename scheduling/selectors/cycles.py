@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -21,6 +21,7 @@ from scheduling.dates import next_anchor_on_or_after
 from scheduling.exceptions import NotFoundInTenant
 from scheduling.models import (
     OPEN_ENROLLMENT_STATUSES,
+    SATELLITE_OPEN,
     CycleItem,
     CycleStatus,
     FollowUpTask,
@@ -28,6 +29,8 @@ from scheduling.models import (
     PrepContact,
     ReplanProposal,
     ReplanStatus,
+    SatelliteDue,
+    SatelliteStatus,
     SyncCycle,
     SyncEnrollment,
     SyncPlan,
@@ -159,6 +162,16 @@ def fill_queue(*, membership: Membership | None = None, today: dt.date) -> dict[
     return sections
 
 
+def satellites_due(*, membership: Membership | None = None, today: dt.date) -> list:
+    """Fills of prescriptions kept out of sync whose own prep or pre-fill day has come: shown
+    on the fill queue beside the anchor fills (issue 10 satellite cycles)."""
+    rows = SatelliteDue.objects.filter(
+        status__in=[SatelliteStatus.PREP_DUE, SatelliteStatus.FILLING], prep_due_on__lte=today
+    ).select_related("patient", "pharmacy", "prescription__drug")
+    rows = limit_to_visible_pharmacies(rows, membership, "pharmacy")
+    return list(rows.order_by("due_on", "patient__last_name", "id"))
+
+
 def follow_up_tasks(*, membership: Membership | None = None) -> QuerySet[FollowUpTask]:
     tasks = FollowUpTask.objects.filter(status=TaskStatus.OPEN).select_related(
         "patient", "cycle__pharmacy"
@@ -188,6 +201,8 @@ class SyncPanel:
     open_replan: ReplanProposal | None
     open_tasks: list[FollowUpTask]
     past_enrollments: list[SyncEnrollment]
+    # Prescriptions kept out of sync, each on its own cycle (issue 10 satellite cycles).
+    satellites: list[SatelliteDue] = field(default_factory=list)
 
 
 def patient_sync_panel(*, patient: Patient, now: dt.datetime | None = None) -> SyncPanel:
@@ -236,7 +251,17 @@ def patient_sync_panel(*, patient: Patient, now: dt.datetime | None = None) -> S
     tasks = list(
         FollowUpTask.objects.filter(patient=patient, status=TaskStatus.OPEN).order_by("due_on")
     )
+    satellites = (
+        list(
+            SatelliteDue.objects.filter(enrollment=current, status__in=SATELLITE_OPEN)
+            .select_related("prescription__drug")
+            .order_by("due_on", "id")
+        )
+        if current is not None
+        else []
+    )
     return SyncPanel(
+        satellites=satellites,
         patient=patient,
         enrollment=current,
         next_anchor=next_anchor,

@@ -35,7 +35,12 @@ def fill_queue(request):
     today = today_for(request)
     sections = selectors.fill_queue(membership=request.membership, today=today)
     items = [item for section in sections.values() for item in section]
-    viewed(request, [item.cycle.patient for item in items], "fill_queue")
+    satellites = selectors.satellites_due(membership=request.membership, today=today)
+    viewed(
+        request,
+        [item.cycle.patient for item in items] + [s.patient for s in satellites],
+        "fill_queue",
+    )
     ready_cycles = {}
     for item in sections["ready"]:
         ready_cycles.setdefault(item.cycle_id, {"cycle": item.cycle, "items": []})
@@ -46,6 +51,7 @@ def fill_queue(request):
         {
             "items": items,
             "sections": sections,
+            "satellites": satellites,
             "ready_cycles": list(ready_cycles.values()),
             "today": today,
             "flag_reasons": FlagReason.choices,

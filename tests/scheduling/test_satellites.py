@@ -117,3 +117,25 @@ def test_the_satellite_sweep_costs_the_same_queries_for_more_patients(maple):
     with tenant_scope(organization):
         SatelliteDue.objects.all().delete()
     assert cost() == one
+
+
+def test_satellites_show_beside_the_anchor_on_the_patient_page_and_the_fill_queue(
+    client, login, maple
+):
+    organization, pharmacy = maple.organization, maple.pharmacies[0]
+    synced, own = patient_with_a_satellite(pharmacy, organization)
+    run(organization, sweeps.satellites_refresh, at(2026, 3, 10, 15))
+    with time_machine.travel(at(2026, 3, 10, 16), tick=False):
+        login(maple.pharmacist)
+        page = client.get(f"/sync/patients/{synced.patient.public_id}/").content.decode()
+        assert 'data-testid="satellites"' in page
+        assert f"Rx {own.rx_number}" in page and "Sun Mar 29" in page
+        assert "prep call Mar 22 · pre-fill Mar 26" in page
+        # Not due for its prep call yet: not on the fill queue.
+        assert 'data-testid="satellites"' not in client.get("/fill-queue/").content.decode()
+    run(organization, sweeps.satellites_refresh, at(2026, 3, 26, 15))
+    with time_machine.travel(at(2026, 3, 26, 16), tick=False):
+        login(maple.pharmacist)  # a new session: the old one is long idle
+        queue = client.get("/fill-queue/").content.decode()
+    assert 'data-testid="satellites"' in queue and f"Rx {own.rx_number}" in queue
+    assert "fill now (pre-fill day Mar 26)" in queue
