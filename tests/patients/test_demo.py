@@ -4,7 +4,7 @@ from django.db.models import Count
 
 from medsync.models import Membership, Organization
 from medsync.tenancy import tenant_scope
-from patients.models import Coverage, Fill, Household, Patient, Prescription
+from patients.models import Coverage, Fill, Household, Patient, Prescription, PriceListEntry
 from patients.visibility import visible_patients
 
 
@@ -25,6 +25,9 @@ def test_seed_demo_gives_maple_living_patient_records_and_is_idempotent():
         }
         assert Prescription.objects.filter(sync_decision="synced").exists()
         assert Prescription.objects.filter(sync_decision="undecided").exists()
+        # Every demo prescription is priced at its pharmacy (issue 10 defect 2).
+        priced = set(PriceListEntry.objects.values_list("pharmacy_id", "ndc"))
+        assert priced >= set(Prescription.objects.values_list("pharmacy_id", "drug__ndc"))
         # Both pharmacies have patients, and the demo technician (Main St only) sees Main
         # St's and none of Elm Ave's (issue 14, problem 1).
         tech = Membership.objects.select_related("organization").get(

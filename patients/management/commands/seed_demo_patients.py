@@ -26,6 +26,7 @@ from patients.models import (
     PlanType,
     Prescriber,
     Prescription,
+    PriceListEntry,
     TherapyType,
 )
 from patients.services import patient_reconcile_accept_suggestions
@@ -189,6 +190,7 @@ class Command(BaseCommand):
         drugs = list(Drug.objects.all())
         if not drugs:
             return 0
+        self._prices(organization, pharmacies, drugs)
         by_class: dict[str, list[Drug]] = {}
         by_form: dict[str, list[Drug]] = {}
         for drug in drugs:
@@ -244,6 +246,35 @@ class Command(BaseCommand):
                 patient_reconcile_accept_suggestions(patient=patient, actor=pharmacist.user)
             created += 1
         return created
+
+    @staticmethod
+    def _prices(organization, pharmacies, drugs) -> None:
+        """A price list for every pharmacy (issue 10: every planned fill priced). Generics a few
+        cents a unit, brands dollars, whole packages (pens, inhalers) priced per unit counted;
+        U&C about 2.5 x cost. Deterministic by NDC; existing prices are left alone."""
+        rows = []
+        for drug in drugs:
+            seed = int(drug.ndc[-6:])
+            generic = drug.name.lower().split()[0] in drug.generic_name.lower()
+            if drug.unit_of_use:
+                cost = Decimal(20 + seed % 180) / max(drug.package_size, Decimal("1"))
+            elif generic:
+                cost = Decimal(2 + seed % 28) / 100
+            else:
+                cost = Decimal(300 + seed % 1200) / 100
+            cost = cost.quantize(Decimal("0.00001"))
+            usual = (cost * Decimal("2.5")).quantize(Decimal("0.00001"))
+            for pharmacy in pharmacies:
+                rows.append(
+                    PriceListEntry(
+                        organization=organization,
+                        pharmacy=pharmacy,
+                        ndc=drug.ndc,
+                        acquisition_cost=cost,
+                        usual_and_customary=usual,
+                    )
+                )
+        PriceListEntry.objects.bulk_create(rows, ignore_conflicts=True)
 
     def _prescribers(self, organization, rng) -> list[Prescriber]:
         names = [
