@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from medsync.tenancy import tenant_scope
-from patients.models import Fill, Patient
+from patients.models import Fill, Patient, PriceListEntry
 from tests.factories import PharmacyFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
@@ -29,7 +29,7 @@ def test_a_pharmacist_imports_files_previews_confirms_and_finds_the_patient(
     page.get_by_role("button", name="Check files").click()
     # The worker checks the files; the page polls until the preview is ready.
     expect(page.get_by_test_id("import-status")).to_have_text("Ready to confirm", timeout=30000)
-    expect(page.get_by_test_id("import-file")).to_have_count(4)
+    expect(page.get_by_test_id("import-file")).to_have_count(5)  # with the price list
     screenshot(page, "import-preview")
     with tenant_scope(maple.organization):
         assert Patient.objects.count() == 0  # a preview writes nothing
@@ -37,6 +37,7 @@ def test_a_pharmacist_imports_files_previews_confirms_and_finds_the_patient(
     expect(page.get_by_test_id("import-status")).to_have_text("Imported", timeout=30000)
     with tenant_scope(maple.organization):
         assert Patient.objects.count() == 3 and Fill.objects.count() == 12
+        assert PriceListEntry.objects.count() == 6  # prices.csv: six NDCs
 
     page.get_by_role("link", name="See the patients").click()
     page.get_by_label("Search patients").fill("ortega")
