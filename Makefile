@@ -41,10 +41,11 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The loop to work in: every test but the browser and real-worker ones, on both cores
-# (pytest-xdist: each worker gets its own test database and Redis database).
+# (pytest-xdist: each worker gets its own test database and Redis database); the API fuzzer
+# tries one example per operation and role here, its full budget in `make test`.
 test-fast: install
 	@bin/ensure-services
-	$(BIN)/pytest -m "not e2e and not celery_worker" -n 2 -q $(PYTEST_ARGS)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1} $(BIN)/pytest -m "not e2e and not celery_worker" -n 2 -q $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
