@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from medsync.api.base import TenantAPIView, TenantReadOnlyViewSet
-from medsync.api.fields import BoundedDateField
+from medsync.api.fields import BoundedDateField, date_param
 from medsync.roles import Perm
 from patients.models import Patient, PrescriptionStatus, SyncDecision
 from patients.services import patient_viewed
@@ -409,12 +409,9 @@ class CycleViewSet(TenantReadOnlyViewSet):
         status_filter = params.get("status", "")
         if status_filter and status_filter not in CycleStatus.values:
             raise ValidationError({"status": [f"One of {', '.join(CycleStatus.values)}."]})
-        anchor = None
-        if params.get("anchor_date"):
-            try:
-                anchor = dt.date.fromisoformat(params["anchor_date"])
-            except ValueError:
-                raise ValidationError({"anchor_date": ["A date as YYYY-MM-DD."]}) from None
+        anchor = (
+            date_param(self.request, "anchor_date", None) if params.get("anchor_date") else None
+        )
         return selectors.cycle_list(
             membership=self.request.membership, status=status_filter, anchor_date=anchor
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 
+from medsync.api.fields import EARLIEST_DATE, LATEST_DATE
 from patients import selectors
 from patients.models import Coverage, Drug, Fill, Patient, Prescriber, Prescription
 from patients.validators import normalize_ndc
@@ -49,7 +51,14 @@ class FillFilter(django_filters.FilterSet):
 
     prescription = django_filters.UUIDFilter(field_name="prescription__public_id")
     patient = django_filters.UUIDFilter(field_name="prescription__patient__public_id")
-    since = django_filters.DateFilter(field_name="fill_date", lookup_expr="gte")
+    since = django_filters.DateFilter(
+        field_name="fill_date",
+        lookup_expr="gte",
+        validators=[
+            MinValueValidator(EARLIEST_DATE, message=f"A date on or after {EARLIEST_DATE}."),
+            MaxValueValidator(LATEST_DATE, message=f"A date on or before {LATEST_DATE}."),
+        ],
+    )
 
     class Meta:
         model = Fill

@@ -334,6 +334,25 @@ def test_an_out_of_range_period_end_is_a_400_naming_the_field(api_client_for, ma
     assert set(response.json()["error"]["fields"]) == {"period_end"}
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/v1/fills/?since=", "since"), ("/api/v1/cycles/?anchor_date=", "anchor_date")],
+)
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31"])
+def test_out_of_range_list_filters_are_a_400_naming_the_filter(
+    api_client_for, maple, path, name, value
+):
+    response = api_client_for(maple.pharmacist).get(path + value)
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {name}
+
+
+def test_list_filters_in_range_still_work(api_client_for, maple):
+    api = api_client_for(maple.pharmacist)
+    assert api.get("/api/v1/fills/?since=2026-01-01").status_code == 200
+    assert api.get("/api/v1/cycles/?anchor_date=2026-03-05").status_code == 200
+
+
 def test_a_period_end_in_range_still_works(api_client_for, maple):
     with tenant_scope(maple.organization):
         patient = PatientFactory(organization=maple.organization, home_pharmacy=maple.pharmacies[0])
