@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -104,6 +105,7 @@ def seeded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         _ensure_roles()
         call_command("seed_demo", stdout=io.StringIO())
+        _no_task_left_running()  # the counts below must be the rows as seeded, not as changing
         organizations = {o.slug: o for o in Organization.objects.all()}
         with connections["default"].cursor() as cursor:
             tables = rls.tenant_tables(cursor)
@@ -116,6 +118,35 @@ def seeded(django_db_setup, django_db_blocker):
         from patients.catalog import drug_catalog_load
 
         drug_catalog_load()  # the flush empties the shared catalog the other tests read
+
+
+def _no_task_left_running(timeout: float = 60) -> None:
+    """Drop the jobs seed_demo queued and wait until no worker runs one.
+
+    When the session's real worker is up (an earlier test started it), it would otherwise
+    send the demo's texts and sweep its cycles while these tests compare row counts.
+    """
+    from medsync.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.control.purge()  # again each round: a running job may queue another
+        inspector = app.control.inspect(timeout=1.0)
+        busy = [
+            task
+            for found in (
+                inspector.active() or {},
+                inspector.reserved() or {},
+                inspector.scheduled() or {},
+            )
+            for tasks in found.values()
+            for task in tasks
+        ]
+        if not busy:
+            app.control.purge()
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"A Celery worker was still running jobs after {timeout} s.")
 
 
 @pytest.fixture
