@@ -33,11 +33,8 @@ run: install
 	@bin/run-dev
 
 # Everything CI runs: lint, the import contracts, every test (browser and real-worker included).
-test: install
+test: lint
 	@bin/ensure-services
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The loop to work in: every test but the browser and real-worker ones, on both cores

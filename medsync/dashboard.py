@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from medsync.registry import Registry
 
-dashboard_cards = Registry("dashboard card")
+dashboard_cards = Registry()
 
 
 def register_dashboard_card(name: str, render: Callable, *, order: int = 50) -> None:

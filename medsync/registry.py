@@ -22,15 +22,11 @@ class RegistryEntry:
 class Registry:
     """Named render functions, rendered in (order, name) order."""
 
-    def __init__(self, what: str) -> None:
-        self.what = what
+    def __init__(self) -> None:
         self._entries: dict[str, RegistryEntry] = {}
 
     def register(self, name: str, render: Callable, *, order: int = 50) -> None:
         self._entries[name] = RegistryEntry(name, order, render)
-
-    def names(self) -> list[str]:
-        return [entry.name for entry in self._ordered()]
 
     def render_all(self, *args) -> list[dict]:
         """Each entry's dict, with its "name" added; entries that return None are left out."""

@@ -3,6 +3,7 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from medsync.accounts.services import MFA_FAILURE_SENDER
 from medsync.services import audit_record
 
 
@@ -19,7 +20,7 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def audit_login_failed(sender, credentials, request=None, **kwargs):
-    if sender == "medsync.mfa":
+    if sender == MFA_FAILURE_SENDER:
         return  # a wrong second-factor code: audited as medsync.mfa.failed
     # The attempted email is staff data, not PHI; kept for security review.
     attempted = str(credentials.get("username") or credentials.get("email") or "")[:254]

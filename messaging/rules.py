@@ -159,7 +159,6 @@ INTENT_CONFIRM = "confirm"
 INTENT_CHANGE = "change"
 INTENT_NONE = ""
 
-# FCC 24-18 and CTIA: the STOP family, plus Spanish equivalents for our Spanish templates.
 # Spanish keywords: a text in these is answered in Spanish whatever the patient's language.
 SPANISH_STOP_WORDS = frozenset({"parar", "alto", "detener", "baja", "cancelar"})
 SPANISH_START_WORDS = frozenset({"si", "sí"})

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from medsync.registry import Registry
 
-patient_panels = Registry("patient panel")
+patient_panels = Registry()
 
 
 def register_patient_panel(name: str, render: Callable, *, order: int = 50) -> None:

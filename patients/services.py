@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from medsync.jobs import enqueue_for_organization
 from medsync.models import User
-from medsync.services import AuditEntry, audit_record, audit_record_many
+from medsync.services import audit_record
 from medsync.tenancy import current_organization
 from patients.imports import FileResult, ImportFileInput, RowRejected, file_kind, run_import
 from patients.models import ImportBatch, ImportFile, ImportStatus
@@ -273,14 +273,6 @@ PATIENT_VIEWED = "patients.patient.viewed"
 def patient_viewed(*, patient, actor: User | None, via: str) -> None:
     """Record that a person opened a patient's record (HIPAA access log): the one writer."""
     audit_record(action=PATIENT_VIEWED, actor=actor, target=patient, metadata={"via": via})
-
-
-def patients_viewed(*, patients, actor: User | None, via: str) -> int:
-    """Record that a person saw several patients' records at once (one INSERT per 1,000)."""
-    return audit_record_many(
-        (AuditEntry(PATIENT_VIEWED, target=patient, metadata={"via": via}) for patient in patients),
-        actor=actor,
-    )
 
 
 # --- Medication reconciliation ------------------------------------------------------------------

@@ -36,7 +36,7 @@ TIMELINE_DAYS = 120
 @require_permission(Perm.VIEW_PATIENTS)
 def patient_list(request):
     """Patients, searched and filtered by status, a page at a time (rows only for htmx)."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = request.GET.get("q", "").strip()[: selectors.SEARCH_MAX_LENGTH]
     status = request.GET.get("status", PatientStatus.ACTIVE)
     if status not in PatientStatus.values and status != "":
         status = PatientStatus.ACTIVE

@@ -118,8 +118,8 @@ def adherence_for_patient(
         end,
         stays=stays,
         ended_on=ended_on,
-        hospice=getattr(patient, "hospice", False),
-        esrd=getattr(patient, "esrd", False),
+        hospice=patient.hospice,
+        esrd=patient.esrd,
     )
     return start, end, results
 
@@ -206,8 +206,8 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
             end,
             classes=sorted(STAR_CLASSES),
             stays=stays.get(patient.pk, ()),
-            hospice=getattr(patient, "hospice", False),
-            esrd=getattr(patient, "esrd", False),
+            hospice=patient.hospice,
+            esrd=patient.esrd,
         )
         candidates.append(
             Candidate(

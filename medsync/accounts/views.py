@@ -18,7 +18,6 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -49,19 +48,17 @@ from medsync.accounts.services import (
 from medsync.accounts.sessions import hash_session_key
 from medsync.decorators import require_permission
 from medsync.forms import EmailAuthenticationForm
+from medsync.redirects import safe_next
 from medsync.roles import Perm
 from medsync.selectors import members_of_organization, memberships_of_user
 from medsync.services import api_token_revoke, audit_record
 
 
-def safe_next(request, fallback: str = "home") -> str:
-    """The `next` parameter if it points at this site, else `fallback`."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse(fallback)
+def next_page(request, fallback: str = "home") -> str:
+    """The `next` parameter if it points at this site, else the `fallback` page."""
+    return safe_next(
+        request, request.POST.get("next"), request.GET.get("next"), fallback=reverse(fallback)
+    )
 
 
 def _with_next(url_name: str, next_url: str) -> str:
@@ -116,7 +113,7 @@ class LoginView(auth_views.LoginView):
 def mfa_verify_page(request):
     """Step two: a code from the authenticator app, or a recovery code."""
     user = request.user
-    next_url = safe_next(request)
+    next_url = next_page(request)
     if user.is_verified():
         return redirect(next_url)
     memberships = memberships_of_user(user)
@@ -167,7 +164,7 @@ def mfa_enroll_page(request):
     """Set up an authenticator app: scan the code (or type the secret), confirm with a
     code; ten single-use recovery codes are shown once."""
     user = request.user
-    next_url = safe_next(request)
+    next_url = next_page(request)
     if confirmed_totp_device(user) is not None:
         return redirect(next_url if user.is_verified() else _with_next("mfa-verify", next_url))
     device = totp_device_start(user=user)

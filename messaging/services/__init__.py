@@ -15,9 +15,7 @@ Files import one another one way only: dispatcher <- conversations <- automated 
 <- inbound, delivery.
 """
 
-from messaging.models import OutboundMessage
 from messaging.services.automated import (
-    AUTOMATED_KIND_NAMES,
     automated_message_request,
     automated_message_requeue,
 )
@@ -40,37 +38,30 @@ from messaging.services.conversations import (
     conversation_get_or_create,
     conversation_mark_read,
     conversation_reopen,
-    conversation_touch,
     manual_message_send,
 )
 from messaging.services.delivery import (
-    DispatchResult,
     message_claim_next,
     message_gateway,
     message_mark_sent,
     message_outgoing,
     message_status_record,
     messages_dispatch_due,
-    stale_claims_recover,
 )
 from messaging.services.dispatcher import (
     DISPATCH_TASK,
     dispatcher_enqueue,
-    dispatcher_pending_clear,
 )
 from messaging.services.inbound import inbound_message_receive, inbound_message_simulate
 from messaging.services.pharmacy_settings import pharmacy_sms_config_save
 from messaging.services.templates import template_reset, template_save
 
 __all__ = [
-    "AUTOMATED_KIND_NAMES",
     "DISPATCH_TASK",
     "MANUAL_MAX_CHARS",
     "QUIET_HOLD",
     "QUIET_SEND",
     "QUIET_WARN",
-    "DispatchResult",
-    "OutboundMessage",
     "automated_message_request",
     "automated_message_requeue",
     "conversation_assign",
@@ -78,9 +69,7 @@ __all__ = [
     "conversation_get_or_create",
     "conversation_mark_read",
     "conversation_reopen",
-    "conversation_touch",
     "dispatcher_enqueue",
-    "dispatcher_pending_clear",
     "inbound_message_receive",
     "inbound_message_simulate",
     "manual_message_send",
@@ -98,7 +87,6 @@ __all__ = [
     "sms_consent_grant",
     "sms_consent_withdraw",
     "sms_preferences_update",
-    "stale_claims_recover",
     "template_reset",
     "template_save",
 ]
