@@ -33,11 +33,7 @@ from scheduling.models import (
     ContactChannel,
     DisenrollReason,
     EnrollmentStatus,
-    FollowUpTask,
     Fulfillment,
-    ReplanProposal,
-    ReplanStatus,
-    TaskStatus,
 )
 from scheduling.selectors.patients import needs_sync_override
 from scheduling.views.common import (
@@ -87,8 +83,8 @@ def enrollment_list(request):
             "status_counts": [
                 (label, counts.get(value, 0)) for value, label in EnrollmentStatus.choices
             ],
-            "replans_waiting": ReplanProposal.objects.filter(status=ReplanStatus.PROPOSED).count(),
-            "tasks_open": FollowUpTask.objects.filter(status=TaskStatus.OPEN).count(),
+            "replans_waiting": selectors.replan_queue(membership=request.membership).count(),
+            "tasks_open": selectors.follow_up_tasks(membership=request.membership).count(),
         },
     )
 
