@@ -15,6 +15,7 @@ from patients.models import (
     SyncDecision,
 )
 from patients.visibility import limit_to_visible_patients
+from scheduling.dates import local_today
 from scheduling.exceptions import NotFoundInTenant, SchedulingError
 from scheduling.models import SyncCycle, SyncEnrollment
 
@@ -67,7 +68,7 @@ def chosen_prescriptions(
 ) -> list[Prescription]:
     """The patient's prescriptions named by public id; any other id is a 404 (another
     patient's or another organization's prescription is simply not found). An expired one is
-    refused; one reconciliation excluded (or would exclude) only with an `override_note`
+    refused (by `today`, else today at the patient's home pharmacy); one reconciliation excluded (or would exclude) only with an `override_note`
     (the wizard records it as the sync decision; the API has none: reconcile first)."""
     wanted = {str(p) for p in public_ids}
     if not wanted:
@@ -87,7 +88,10 @@ def chosen_prescriptions(
             f"Only active prescriptions can be synced (Rx {', '.join(sorted(inactive))}).",
             fields={"prescriptions": ["Inactive prescription."]},
         )
-    expired = [rx for rx in found if today is not None and rx.expiration_date < today]
+    if today is None:
+        # The API names no day: the prescription expires by the pharmacy's calendar.
+        today = local_today(home_pharmacy_of(patient, found).time_zone)
+    expired = [rx for rx in found if rx.expiration_date < today]
     if expired:
         rx = expired[0]
         raise SchedulingError(

@@ -100,3 +100,34 @@ def test_an_expired_prescription_is_shown_unticked_and_refused(client, login, ma
     assert f'value="{kept.public_id}" aria-label="Sync Rx {kept.rx_number}" checked' in page
     page = post(client, sync, [rx.public_id for rx in sync.prescriptions]).content.decode()
     assert f"Rx {expired.rx_number} expired on Feb 1, 2026" in page
+
+
+def test_the_api_refuses_an_expired_prescription_by_the_pharmacys_calendar(
+    maple, api_client_for
+):
+    pharmacy = maple.pharmacies[0]
+    sync = make_patient(pharmacy, due_dates=[dt.date(2026, 3, 10), dt.date(2026, 3, 12)])
+    expired = sync.prescriptions[1]
+    with tenant_scope(maple.organization):
+        Prescription.objects.filter(pk=expired.pk).update(
+            written_date=dt.date(2025, 2, 1), expiration_date=dt.date(2026, 2, 1)
+        )
+    client = api_client_for(maple.pharmacist)
+    body = {
+        "anchor_date": "2026-03-10",
+        "cycle_days": 30,
+        "prescriptions": [str(rx.public_id) for rx in sync.prescriptions],
+    }
+    url = f"/api/v1/patients/{sync.patient.public_id}/sync-plan/"
+    response = client.post(url, body, format="json")
+    assert response.status_code == 400
+    assert f"Rx {expired.rx_number} expired on Feb 1, 2026" in response.json()["error"]["message"]
+    assert response.json()["error"]["fields"]["prescriptions"] == ["Expired prescription."]
+    options = client.get(
+        f"/api/v1/patients/{sync.patient.public_id}/anchor-options/",
+        {"prescriptions": [str(rx.public_id) for rx in sync.prescriptions]},
+    )
+    assert options.status_code == 400
+    # Without the expired one the plan is answered.
+    body["prescriptions"] = [str(sync.prescriptions[0].public_id)]
+    assert client.post(url, body, format="json").status_code == 200
