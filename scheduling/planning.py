@@ -289,6 +289,21 @@ def apply_fallback_coverage(prescriptions: list[Prescription]) -> None:
             rx.coverage_assumed = True
 
 
+def assume_primary_coverage(prescriptions: Iterable[Prescription], day: dt.date) -> None:
+    """The same fallback for prescriptions loaded without the planning annotation (sweeps):
+    each Rx naming no coverage takes its patient's primary coverage active on `day`. One query."""
+    bare = [rx for rx in prescriptions if rx.coverage_id is None]
+    if not bare:
+        return
+    primary: dict[int, Coverage] = {}
+    for coverage in active_coverages(day).filter(patient_id__in={rx.patient_id for rx in bare}):
+        primary.setdefault(coverage.patient_id, coverage)
+    for rx in bare:
+        if rx.patient_id in primary:
+            rx.coverage = primary[rx.patient_id]
+            rx.coverage_assumed = True
+
+
 @dataclass
 class PatientRxInputs:
     prescriptions: list[Prescription]

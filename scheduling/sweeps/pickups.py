@@ -143,6 +143,9 @@ def _return_to_stock_warnings(pharmacy, settings_row, today, now) -> tuple[int, 
     )
     if not items:
         return 0, 0
+    # A prescription naming no coverage is billed to the patient's primary plan (as planned),
+    # so that plan's return-to-stock window applies, not the cash default.
+    planning.assume_primary_coverage([i.prescription for i in items], today)
     rules = planning.plan_rules_by_coverage([i.prescription for i in items])
     deadlines: dict[int, dt.date] = {}
     cycles = {}

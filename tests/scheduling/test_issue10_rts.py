@@ -9,7 +9,9 @@ import datetime as dt
 import pytest
 import time_machine
 
+from billing.models import PlanRule
 from medsync.tenancy import tenant_scope
+from patients.models import Prescription
 from scheduling import services, sweeps
 from scheduling.models import CycleItem, CycleStatus, FollowUpTask, MessageRequest, SyncCycle
 from tests.scheduling.conftest import enroll, make_patient
@@ -62,3 +64,27 @@ def test_a_planned_short_fill_before_the_anchor_is_not_warned(maple):
         enroll(pharmacy, synced, anchor=dt.date(2026, 3, 12))
     result = run(organization, sweeps.cycles_check_pickups, at(2026, 3, 11, 15))
     assert (result.messages, result.tasks) == (0, 0)
+
+
+def test_an_rx_naming_no_coverage_uses_the_primary_plans_return_to_stock_window(maple):
+    """The pickups sweep falls back to the patient's primary coverage like planning does: the
+    plan's 5-day window applies, not the cash default of 10 days."""
+    organization, pharmacy = maple.organization, maple.pharmacies[0]
+    with time_machine.travel(at(2026, 3, 2, 15), tick=False):
+        synced = make_patient(pharmacy, due_dates=[dt.date(2026, 3, 5), dt.date(2026, 3, 12)])
+        enroll(pharmacy, synced, anchor=dt.date(2026, 3, 12))
+    with tenant_scope(organization):
+        PlanRule.objects.create(
+            name="Acme Part D", bin="610014", proration_policy="none", return_to_stock_days=5
+        )
+        Prescription.objects.filter(patient=synced.patient).update(coverage=None)
+    with tenant_scope(organization), time_machine.travel(at(2026, 3, 3, 16), tick=False):
+        short = CycleItem.objects.get(fill_date=dt.date(2026, 3, 5))
+        services.cycle_item_advance(item=short, actor=maple.pharmacist, action="fill")
+        services.cycle_item_advance(item=short, actor=maple.pharmacist, action="verify")
+    # Billed 3/3 + 5 days: back to stock by 3/8, the text 3 days before (3/5).
+    assert run(organization, sweeps.cycles_check_pickups, at(2026, 3, 4, 15)).messages == 0
+    assert run(organization, sweeps.cycles_check_pickups, at(2026, 3, 5, 15)).messages == 1
+    with tenant_scope(organization):
+        request = MessageRequest.objects.get(kind="rts_warning")
+        assert request.context["pickup_by"] == "2026-03-07"
