@@ -68,8 +68,9 @@ def chosen_prescriptions(
 ) -> list[Prescription]:
     """The patient's prescriptions named by public id; any other id is a 404 (another
     patient's or another organization's prescription is simply not found). An expired one is
-    refused (by `today`, else today at the patient's home pharmacy); one reconciliation excluded (or would exclude) only with an `override_note`
-    (the wizard records it as the sync decision; the API has none: reconcile first)."""
+    refused (by `today`, else today at the patient's home pharmacy); one reconciliation
+    excluded (or would exclude) only with an `override_note` (the wizard records it as the
+    sync decision; the API has none: reconcile first)."""
     wanted = {str(p) for p in public_ids}
     if not wanted:
         raise SchedulingError(
