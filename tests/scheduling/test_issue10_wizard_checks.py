@@ -102,9 +102,7 @@ def test_an_expired_prescription_is_shown_unticked_and_refused(client, login, ma
     assert f"Rx {expired.rx_number} expired on Feb 1, 2026" in page
 
 
-def test_the_api_refuses_an_expired_prescription_by_the_pharmacys_calendar(
-    maple, api_client_for
-):
+def test_the_api_refuses_an_expired_prescription_by_the_pharmacys_calendar(maple, api_client_for):
     pharmacy = maple.pharmacies[0]
     sync = make_patient(pharmacy, due_dates=[dt.date(2026, 3, 10), dt.date(2026, 3, 12)])
     expired = sync.prescriptions[1]
