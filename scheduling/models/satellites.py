@@ -50,6 +50,9 @@ class SatelliteDue(TenantOwnedModel):
     status = models.CharField(
         max_length=10, choices=SatelliteStatus.choices, default=SatelliteStatus.SCHEDULED
     )
+    # The patient's answer to the satellite's own prep reminder ("C"/"X" by text).
+    prep_outcome = models.CharField(max_length=20, blank=True)
+    prep_contacted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     status_changed_at = models.DateTimeField()
 

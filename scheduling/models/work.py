@@ -127,7 +127,21 @@ class MessageRequest(TenantOwnedModel):
     hands it over. The dedupe key makes each reminder exactly-once.
     """
 
-    cycle = models.ForeignKey(SyncCycle, on_delete=models.CASCADE, related_name="message_requests")
+    cycle = models.ForeignKey(
+        SyncCycle,
+        on_delete=models.CASCADE,
+        related_name="message_requests",
+        null=True,
+        blank=True,
+    )
+    # A satellite's own prep reminder (a prescription on its own rhythm) has no cycle.
+    satellite = models.ForeignKey(
+        "scheduling.SatelliteDue",
+        on_delete=models.CASCADE,
+        related_name="message_requests",
+        null=True,
+        blank=True,
+    )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20)
     dedupe_key = models.CharField(max_length=120)
@@ -146,7 +160,11 @@ class MessageRequest(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "dedupe_key"], name="message_request_dedupe"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(cycle__isnull=False) | Q(satellite__isnull=False),
+                name="message_request_for_cycle_or_satellite",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "status"], name="message_request_status"),

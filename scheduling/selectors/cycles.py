@@ -327,6 +327,21 @@ def open_prep_cycle_for(patient: Patient, *, now: dt.datetime | None = None) -> 
     )
 
 
+def open_prep_satellite_for(patient: Patient) -> SatelliteDue | None:
+    """The satellite whose own prep reminder a patient's text answers: prep day come, a
+    reminder asked for, no answer yet (soonest due first)."""
+    return (
+        SatelliteDue.objects.filter(
+            patient=patient,
+            status__in=(SatelliteStatus.PREP_DUE, SatelliteStatus.FILLING),
+            prep_contacted_at__isnull=True,
+            message_requests__kind="prep_reminder",
+        )
+        .order_by("due_on", "pk")
+        .first()
+    )
+
+
 def default_replan_anchor(enrollment: SyncEnrollment, *, today: dt.date) -> dt.date:
     """Keep the patient's pickup day: the next anchor of the schedule from tomorrow."""
     return next_anchor_on_or_after(

@@ -39,7 +39,7 @@ from scheduling.services.fill_queue import (
     follow_up_resolve,
 )
 from scheduling.services.hooks import cycle_sms_reply, has_open_prep_question
-from scheduling.services.prep import prep_contact_record
+from scheduling.services.prep import prep_contact_record, satellite_prep_answer_record
 from scheduling.services.replans import replan_approve, replan_propose, replan_reject
 from scheduling.services.sync_settings import sync_settings_update
 
@@ -66,6 +66,7 @@ __all__ = [
     "replan_approve",
     "replan_propose",
     "replan_reject",
+    "satellite_prep_answer_record",
     "sweeps_schedule_after_commit",
     "sync_settings_update",
 ]

@@ -21,6 +21,7 @@ from scheduling.models import (
     PrepContact,
     ReplanProposal,
     ReplanReason,
+    SatelliteDue,
     SyncCycle,
     SyncEnrollment,
     TaskKind,
@@ -211,3 +212,21 @@ def prep_contact_record(
         metadata={"outcome": outcome, "channel": channel, "contact": str(contact.public_id)},
     )
     return contact
+
+
+@transaction.atomic
+def satellite_prep_answer_record(*, satellite: SatelliteDue, outcome: str) -> SatelliteDue:
+    """The patient's text answer to a satellite's own prep reminder, recorded once and
+    audited (the first answer stands; a later one goes to the inbox)."""
+    validate_choice(outcome, ContactOutcome, "outcome", "an outcome")
+    updated = SatelliteDue.objects.filter(pk=satellite.pk, prep_contacted_at__isnull=True).update(
+        prep_outcome=outcome, prep_contacted_at=timezone.now()
+    )
+    if updated:
+        audit_record(
+            action="scheduling.satellite.prep_answered",
+            target=satellite.patient,
+            metadata={"satellite": satellite.pk, "outcome": outcome, "channel": "sms"},
+        )
+    satellite.refresh_from_db()
+    return satellite

@@ -17,10 +17,13 @@ from django.utils import timezone
 from medsync.tenancy import current_organization
 from patients.models import Fill, Prescription, PrescriptionStatus
 from patients.supply import SupplyFill, carry_forward
+from scheduling.dates import open_day_on_or_before
 from scheduling.models import (
     SATELLITE_OPEN,
+    ContactChannel,
     EnrollmentStatus,
     FillKind,
+    MessageRequest,
     SatelliteDue,
     SatelliteStatus,
     SyncEnrollment,
@@ -32,11 +35,15 @@ from scheduling.sweeps.runner import SweepResult
 _ORDER = {s: n for n, s in enumerate(SATELLITE_OPEN)}
 
 
-def satellite_dates(due_on: dt.date, *, prep_days: int, prefill_days: int):
-    """(prep day, pre-fill day) before a satellite's due date; the prep call never after
-    the pre-fill."""
-    prefill = due_on - dt.timedelta(days=prefill_days)
-    prep = min(due_on - dt.timedelta(days=prep_days), prefill)
+def satellite_dates(
+    due_on: dt.date, *, prep_days: int, prefill_days: int, closed_weekdays=()
+) -> tuple[dt.date, dt.date]:
+    """(prep day, pre-fill day) before a satellite's due date, each moved earlier off a day
+    the pharmacy is closed (as a cycle's are); the prep call never after the pre-fill."""
+    prefill = open_day_on_or_before(due_on - dt.timedelta(days=prefill_days), closed_weekdays)
+    prep = open_day_on_or_before(
+        min(due_on - dt.timedelta(days=prep_days), prefill), closed_weekdays
+    )
     return prep, prefill
 
 
@@ -68,8 +75,47 @@ def satellites_refresh(*, now: dt.datetime | None = None, limit: int | None = No
             result.cycles += _refresh_batch(
                 batch, pharmacy, settings_row, today, now, organization_id
             )
+            result.messages += _request_prep_reminders(batch, pharmacy, now, organization_id)
 
-    return runner.for_each_pharmacy("satellites_refreshed", now, step)
+    total = runner.for_each_pharmacy("satellites_refreshed", now, step)
+    runner.hand_over_later(total)
+    return total
+
+
+def _request_prep_reminders(batch, pharmacy, now, organization_id) -> int:
+    """A satellite whose prep day has come gets its own prep reminder (once: the dedupe key
+    names the row), for patients who take texts, like a cycle's (DOMAIN 1)."""
+    due = list(
+        SatelliteDue.objects.filter(
+            enrollment_id__in=list(batch),
+            status__in=(SatelliteStatus.PREP_DUE, SatelliteStatus.FILLING),
+            prep_contacted_at__isnull=True,
+            enrollment__contact_channel=ContactChannel.SMS,
+        ).values_list("pk", "patient_id", "due_on")
+    )
+    if not due:
+        return 0
+    keys = {pk: f"satellite:{pk}:prep_reminder" for pk, _, _ in due}
+    asked = set(
+        MessageRequest.objects.filter(dedupe_key__in=keys.values()).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    new = [
+        MessageRequest(
+            organization_id=organization_id,
+            satellite_id=pk,
+            patient_id=patient_id,
+            kind="prep_reminder",
+            dedupe_key=keys[pk],
+            context={"anchor_date": due_on.isoformat(), "pharmacy_id": str(pharmacy.public_id)},
+            requested_at=now,
+        )
+        for pk, patient_id, due_on in due
+        if keys[pk] not in asked
+    ]
+    MessageRequest.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
 
 
 def _refresh_batch(batch, pharmacy, settings_row, today, now, organization_id) -> int:
@@ -121,7 +167,10 @@ def _refresh_batch(batch, pharmacy, settings_row, today, now, organization_id) -
             changed += 1
     for (enrollment_id, rx_id), (due_on, days) in wanted.items():
         prep, prefill = satellite_dates(
-            due_on, prep_days=settings_row.prep_days, prefill_days=settings_row.prefill_days
+            due_on,
+            prep_days=settings_row.prep_days,
+            prefill_days=settings_row.prefill_days,
+            closed_weekdays=settings_row.closed_weekdays or (),
         )
         status = satellite_status(today, prep, prefill)
         row = open_rows.get((enrollment_id, rx_id))

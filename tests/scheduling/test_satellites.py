@@ -13,8 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from medsync.tenancy import tenant_scope
+from messaging.registry import INTENT_CONFIRM
 from scheduling import sweeps
-from scheduling.models import SatelliteDue, SatelliteStatus
+from scheduling.models import MessageRequest, SatelliteDue, SatelliteStatus, SyncSettings
+from scheduling.services.hooks import cycle_sms_reply, has_open_prep_question
 from tests.factories import FillFactory, SyncPrescriptionFactory
 from tests.scheduling.conftest import enroll, make_patient
 from tests.scheduling.test_sweeps import at, run
@@ -139,3 +141,47 @@ def test_satellites_show_beside_the_anchor_on_the_patient_page_and_the_fill_queu
         queue = client.get("/fill-queue/").content.decode()
     assert 'data-testid="satellites"' in queue and f"Rx {own.rx_number}" in queue
     assert "fill now (pre-fill day Mar 26)" in queue
+
+
+def test_a_satellite_gets_its_own_prep_reminder_once_and_takes_the_patients_answer(maple):
+    organization, pharmacy = maple.organization, maple.pharmacies[0]
+    synced, _ = patient_with_a_satellite(pharmacy, organization)
+    run(organization, sweeps.satellites_refresh, at(2026, 3, 21, 15))
+    with tenant_scope(organization):
+        assert not MessageRequest.objects.filter(satellite__isnull=False).exists()
+    # 3/22 is the satellite's prep day: its own reminder, naming its due date 3/29.
+    assert run(organization, sweeps.satellites_refresh, at(2026, 3, 22, 15)).messages == 1
+    assert run(organization, sweeps.satellites_refresh, at(2026, 3, 22, 16)).messages == 0
+    with tenant_scope(organization):
+        request = MessageRequest.objects.get(satellite__isnull=False)
+        satellite = SatelliteDue.objects.get(status=SatelliteStatus.PREP_DUE)
+        assert request.satellite_id == satellite.pk and request.cycle_id is None
+        assert (request.kind, request.dedupe_key) == (
+            "prep_reminder",
+            f"satellite:{satellite.pk}:prep_reminder",
+        )
+        assert request.context["anchor_date"] == "2026-03-29"
+        # The patient's "C" answers the satellite (no cycle is in prep on 3/22).
+        patient = synced.patient
+        with time_machine.travel(at(2026, 3, 22, 17), tick=False):
+            assert has_open_prep_question(patient)
+            assert cycle_sms_reply(patient, INTENT_CONFIRM, None) is True
+            assert not has_open_prep_question(patient)
+        satellite.refresh_from_db()
+        assert satellite.prep_outcome == "confirmed" and satellite.prep_contacted_at
+    assert run(organization, sweeps.satellites_refresh, at(2026, 3, 23, 15)).messages == 0
+
+
+def test_a_satellites_prep_and_prefill_days_move_off_closed_days(maple):
+    organization, pharmacy = maple.organization, maple.pharmacies[0]
+    _, own = patient_with_a_satellite(pharmacy, organization)
+    with tenant_scope(organization):
+        # Due Sunday 3/29: prep Sunday 3/22 and pre-fill Thursday 3/26; closed Sundays and
+        # Thursdays -> prep Saturday 3/21, pre-fill Wednesday 3/25.
+        SyncSettings.objects.update_or_create(
+            pharmacy=pharmacy, defaults={"closed_weekdays": [3, 6]}
+        )
+    run(organization, sweeps.satellites_refresh, at(2026, 3, 10, 15))
+    assert rows(organization) == [
+        (own.pk, D(2026, 3, 29), D(2026, 3, 21), D(2026, 3, 25), "scheduled")
+    ]
