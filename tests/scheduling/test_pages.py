@@ -315,6 +315,9 @@ def test_the_enrollment_wizard_proposes_anchors_shows_the_plan_and_enrolls(
         assert AuditEvent.objects.filter(action="scheduling.enrollment.enrolled").count() == 1
     panel = client.get(done.url).content.decode()
     assert "Enrolled" in panel and "Fri Mar 20, 2026" in panel
+    # The plan history says what the patient pays for each short fill (issue 10).
+    history = panel[panel.index('data-testid="plan-history"') :]
+    assert "(patient pays $5.00)" in history
 
 
 def test_the_wizard_scores_a_date_the_pharmacist_types(client, login, maple, frozen):
