@@ -162,12 +162,30 @@ class Candidate:
         return self.qualifying_rx >= 2
 
 
+def periods_ended_on(patient_ids) -> dict[int, dt.date]:
+    """period_ended_on for many patients in one query (their period-ending disenrollments)."""
+    ended: dict[int, dt.date] = {}
+    for patient_id, at, zone in (
+        SyncEnrollment.objects.filter(
+            patient_id__in=list(patient_ids),
+            status=EnrollmentStatus.DISENROLLED,
+            disenroll_reason__in=PERIOD_ENDING_REASONS,
+            disenrolled_at__isnull=False,
+        )
+        .order_by("patient_id", "-disenrolled_at")
+        .values_list("patient_id", "disenrolled_at", "pharmacy__time_zone")
+    ):
+        ended.setdefault(patient_id, local_today(zone, at))
+    return ended
+
+
 def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> list[Candidate]:
     """Active patients the member may see who are not in the sync program, with what makes
     them good candidates.
 
     A fixed number of queries whatever the number of patients: patients, their qualifying
-    prescriptions, their fills and their inpatient stays of the last 180 days.
+    prescriptions, their fills, their inpatient stays of the last 180 days and the
+    disenrollments that ended their measurement period.
     """
     enrolled = SyncEnrollment.objects.filter(status__in=OPEN_ENROLLMENT_STATUSES).values(
         "patient_id"
@@ -192,6 +210,7 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
     rows = list(_dispensed_fills(ids, start, end))
     fills, drug_classes = _pdc_inputs(rows)
     stays = stays_by_patient(ids, start, end)
+    ended = periods_ended_on(ids)
     pickup_start = today - dt.timedelta(days=PICKUP_WINDOW_DAYS - 1)
     pickup_days: dict[int, set] = defaultdict(set)
     for patient_id, fill_date, *_ in rows:
@@ -199,6 +218,10 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
             pickup_days[patient_id].add(fill_date)
     candidates = []
     for patient in patients:
+        # A patient who came back after a transfer out: adherence is measured to the day
+        # they left (DOMAIN 6), not across the months our records cannot see.
+        # (An end before the window is a past stint: the window measures the return.)
+        ended_on = ended.get(patient.pk)
         results = pdc_by_class(
             fills.get(patient.pk, []),
             drug_classes,
@@ -208,6 +231,7 @@ def eligibility_candidates(*, today: dt.date, membership: Membership | None) -> 
             stays=stays.get(patient.pk, ()),
             hospice=patient.hospice,
             esrd=patient.esrd,
+            ended_on=ended_on if ended_on is not None and ended_on >= start else None,
         )
         candidates.append(
             Candidate(

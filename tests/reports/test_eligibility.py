@@ -174,3 +174,38 @@ def test_a_candidate_row_starts_the_enrollment_wizard(client, maple, population,
     with time_machine.travel(TODAY, tick=False):
         page = client.get("/reports/eligibility/").content.decode()
     assert f"/sync/enroll/{population['late'].public_id}/" in page
+
+
+def test_a_candidate_back_after_a_transfer_out_is_measured_to_the_day_they_left(
+    api_client_for, maple, population
+):
+    """DOMAIN 6: disenrollment (transfer) ends the period; the finder used to run the window
+    on to today, counting the months away as days without supply."""
+    statin = DrugFactory(ndc="00093715599", name="Atorvastatin", generic_name="atorvastatin")
+    back = PatientFactory(organization=maple.organization, last_name="Back", first_name="Bo")
+    pharmacy = maple.pharmacies[0]
+    for drug in (statin, DrugFactory(name="Losartan", therapeutic_classes=["ras_antagonist"])):
+        monthly_fills(
+            PrescriptionFactory(patient=back, pharmacy=pharmacy, drug=drug),
+            dt.date(2026, 5, 30),
+            4,
+        )
+    SyncEnrollment.objects.create(
+        organization=maple.organization,
+        patient=back,
+        pharmacy=pharmacy,
+        anchor_date=dt.date(2026, 6, 1),
+        status="disenrolled",
+        disenroll_reason="transferred",
+        disenrolled_at=dt.datetime(2026, 9, 27, 18, tzinfo=dt.UTC),
+    )
+    client = api_client_for(maple.pharmacist)
+    with time_machine.travel(TODAY, tick=False):
+        body = client.get("/api/v1/reports/eligibility/?show=all").json()
+    row = next(r for r in body["results"] if r["last_name"] == "Back")
+    pdc = next(r for r in row["star_pdc"] if r["therapeutic_class"] == "statin")
+    # 5/30 .. 9/27 (the transfer): 121 days, 120 covered by four 30-day fills -> adherent.
+    # Run on to 11/25 it was 120 / 180 = 67%.
+    assert pdc["period_end"] == "2026-09-27"
+    assert pdc["adherent"] is True
+    assert "statin" not in row["below_80_classes"]
