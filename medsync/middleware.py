@@ -12,6 +12,7 @@ from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
+from django_htmx.http import HttpResponseClientRedirect
 
 from medsync import request_context
 from medsync.selectors import choose_membership, memberships_of_user
@@ -181,7 +182,5 @@ class SessionActivityMiddleware:
         back_to = page.path + (f"?{page.query}" if page.query else "") if page.path else ""
         login = redirect_to_login(back_to or request.path)
         if request.headers.get("HX-Request") == "true":
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = login["Location"]
-            return response
+            return HttpResponseClientRedirect(login["Location"])
         return login

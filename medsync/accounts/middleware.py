@@ -6,8 +6,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 from medsync.accounts.selectors import confirmed_totp_device, mfa_needed
 from medsync.accounts.sessions import USER_AGENT_LENGTH
@@ -70,9 +71,7 @@ class MfaRequiredMiddleware:
         step = "mfa-verify" if confirmed_totp_device(user) is not None else "mfa-enroll"
         target = reverse(step)
         if getattr(request, "htmx", False):
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = target
-            return response
+            return HttpResponseClientRedirect(target)
         if request.method == "GET":
             target += "?next=" + quote(request.get_full_path())
         return HttpResponseRedirect(target)

@@ -8,10 +8,11 @@ import datetime as dt
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from medsync.decorators import require_permission
 from medsync.roles import Perm
@@ -218,9 +219,7 @@ def enroll_wizard(request, patient_id):
                 )
                 target = reverse("sync-patient", args=[patient.public_id])
                 if request.htmx:
-                    response = HttpResponse("")
-                    response["HX-Redirect"] = target
-                    return response
+                    return HttpResponseClientRedirect(target)
                 return redirect(target)
     except NotFoundInTenant:
         raise Http404("No such prescription.") from None
