@@ -134,6 +134,10 @@ def drug_traits(drug) -> DrugTraits:
     )
 
 
+def _order(coverage: Coverage) -> tuple[bool, int, int]:
+    return (coverage.plan_type == PlanType.MEDICAID, coverage.priority, coverage.pk)
+
+
 def _active(coverage: Coverage, day: dt.date) -> bool:
     return coverage.effective_from <= day and (
         coverage.effective_to is None or coverage.effective_to >= day
@@ -195,10 +199,12 @@ class _Context:
     def primary_coverage(self, subject: ClaimSubject) -> Coverage | None:
         if subject.coverage is not None:
             return subject.coverage
-        for coverage in self.coverages.get(subject.patient.pk, []):
-            if _active(coverage, subject.date_of_service):
-                return coverage
-        return None
+        active = [
+            c
+            for c in self.coverages.get(subject.patient.pk, [])
+            if _active(c, subject.date_of_service)
+        ]
+        return min(active, key=_order) if active else None
 
     def others(self, coverage: Coverage, day: dt.date) -> list[Coverage]:
         return [
@@ -208,19 +214,13 @@ class _Context:
         ]
 
     def pays_before(self, coverage: Coverage, day: dt.date) -> Coverage | None:
-        """The coverage that must be billed before this one (reject 41), if any."""
-        for other in self.others(coverage, day):
-            if other.priority < coverage.priority or (
-                coverage.plan_type == PlanType.MEDICAID and other.plan_type != PlanType.MEDICAID
-            ):
-                return other
-        return None
+        """The coverage that must be billed before this one (reject 41), if any: a lower
+        priority number, and Medicaid (the payer of last resort) after any other plan."""
+        return next((o for o in self.others(coverage, day) if _order(o) < _order(coverage)), None)
 
     def secondary(self, coverage: Coverage, day: dt.date) -> Coverage | None:
-        for other in self.others(coverage, day):
-            if other.priority > coverage.priority:
-                return other
-        return None
+        later = [o for o in self.others(coverage, day) if _order(o) > _order(coverage)]
+        return min(later, key=_order) if later else None
 
     def product(self, rules: PlanRules, drug) -> ProductRule:
         rule_id = rules.plan_rule_id
@@ -417,7 +417,9 @@ def _run(batch: list[_Billing], ctx: _Context, *, actor, now) -> list[_Billing]:
     """Bill a batch, then the follow-ups it calls for (41: the other payer first, then this
     one as secondary; a paid primary with a secondary coverage: the secondary)."""
     done: list[_Billing] = []
-    while batch:
+    for _round in range(3):  # the bill, the other payer first (41), the secondary
+        if not batch:
+            break
         paid_items = set(
             Claim.objects.filter(
                 cycle_item_id__in={b.subject.cycle_item_id for b in batch}, status=ClaimStatus.PAID
@@ -587,7 +589,7 @@ def _mark_reversed(claim: Claim, *, actor, now, reason: str) -> None:
 
 def _locked_paid(claim: Claim) -> Claim:
     locked = (
-        Claim.objects.select_for_update()
+        Claim.objects.select_for_update(of=("self",))
         .select_related("pharmacy", "patient", "prescription__drug", "coverage")
         .get(pk=claim.pk)
     )
