@@ -27,6 +27,20 @@ from scheduling.states import ITEM_ON_SHELF, ITEM_TRANSITIONS
 from scheduling.sweeps import runner
 from scheduling.sweeps.runner import SweepResult
 
+DEFAULT_WINDOW_DAYS = 10
+
+
+def return_deadline(claim, rules_by_coverage: dict, time_zone: str) -> dt.date:
+    """The pharmacy's local day a paid fill not picked up is reversed: the local day it was
+    billed plus the plan's return-to-stock window (10 days when the claim lost its coverage)."""
+    days = (
+        rules_by_coverage[claim.coverage_id].return_to_stock_days
+        if claim.coverage_id in rules_by_coverage
+        else DEFAULT_WINDOW_DAYS
+    )
+    billed_on = local_today(time_zone, claim.adjudicated_at or claim.submitted_at)
+    return billed_on + dt.timedelta(days=days)
+
 
 def items_return_to_stock(*, now: dt.datetime | None = None) -> SweepResult:
     """Reverse and return to stock every fill on the shelf whose paid claim's window closed."""
@@ -45,10 +59,12 @@ def items_return_to_stock(*, now: dt.datetime | None = None) -> SweepResult:
         rules = plan_rules_for_many({c.coverage for c in claims.values() if c.coverage})
         due = []
         for item_id, claim in claims.items():
-            days = rules[claim.coverage_id].return_to_stock_days if claim.coverage_id else 10
-            billed_on = local_today(pharmacy.time_zone, claim.adjudicated_at or claim.submitted_at)
-            if today >= billed_on + dt.timedelta(days=days):
-                due.append((item_id, claim, days))
+            deadline = return_deadline(claim, rules, pharmacy.time_zone)
+            if today >= deadline:
+                billed_on = local_today(
+                    pharmacy.time_zone, claim.adjudicated_at or claim.submitted_at
+                )
+                due.append((item_id, claim, (deadline - billed_on).days))
         for item_id, claim, days in due:
             with transaction.atomic():
                 moved = CycleItem.objects.filter(pk=item_id, state__in=move.sources).update(
