@@ -35,7 +35,13 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.claim_models import Claim, ClaimStatus, ClaimStatusChange, ClaimTransaction
+from billing.claim_models import (
+    Claim,
+    ClaimStatus,
+    ClaimStatusChange,
+    ClaimTransaction,
+    PlanProductRule,
+)
 from billing.claim_requests import (
     BatchContext,
     Billing,
@@ -379,3 +385,51 @@ def claim_rebill(
         actor=actor,
     )
     return b.claim
+
+
+@transaction.atomic
+def plan_product_rule_create(
+    *,
+    plan_rule,
+    actor: User | None,
+    ndc: str = "",
+    generic_name: str = "",
+    excluded: bool = False,
+    prior_auth_required: bool = False,
+    reference_unit_price: Decimal | None = None,
+    min_age: int | None = None,
+    max_age: int | None = None,
+) -> PlanProductRule:
+    """Record what a plan says about a product (formulary exclusion, PA list, contract price,
+    age range). Raises ValidationError field by field; audited."""
+    rule = PlanProductRule(
+        plan_rule=plan_rule,
+        ndc=(ndc or "").strip(),
+        generic_name=(generic_name or "").strip(),
+        excluded=excluded,
+        prior_auth_required=prior_auth_required,
+        reference_unit_price=reference_unit_price,
+        min_age=min_age,
+        max_age=max_age,
+    )
+    rule.full_clean(exclude=["organization"])
+    rule.save()
+    audit_record_many(
+        [
+            AuditEntry(
+                "billing.plan_product_rule.created",
+                rule,
+                "",
+                "",
+                {
+                    "plan_rule": str(plan_rule.public_id),
+                    "ndc": rule.ndc,
+                    "generic_name": rule.generic_name,
+                    "excluded": excluded,
+                    "prior_auth_required": prior_auth_required,
+                },
+            )
+        ],
+        actor=actor,
+    )
+    return rule
