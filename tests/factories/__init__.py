@@ -9,6 +9,7 @@ from tests.factories.platform import (
     UserFactory,
     valid_npi,
 )
+from tests.factories.queue import build_fill_queue
 from tests.factories.records import (
     CoverageFactory,
     DrugFactory,
@@ -36,6 +37,7 @@ __all__ = [
     "SyncDrugFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
+    "build_fill_queue",
     "bulk_build_create",
     "valid_npi",
 ]
