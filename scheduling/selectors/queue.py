@@ -65,6 +65,7 @@ class QueuePage:
     groups: Page
     counts: dict[str, int]
     filters: QueueFilters
+    version: str  # the token fill_queue_version gives for the same queue
 
     @property
     def sections(self) -> list[tuple[str, str, int]]:
@@ -111,9 +112,11 @@ def fill_queue_page(
     this page's groups with what each row shows (one query)."""
     filters = filters or QueueFilters()
     in_queue = _in_queue(membership, today)
-    counts = in_queue.aggregate(
-        **{name: Count("id", filter=Q(state__in=states)) for name, states in SECTIONS.items()}
+    totals = in_queue.aggregate(
+        **{name: Count("id", filter=Q(state__in=states)) for name, states in SECTIONS.items()},
+        **_VERSION_TOTALS,
     )
+    counts = {name: totals[name] for name in SECTIONS}
     items = _filtered(in_queue, filters)
     keys = list(
         items.order_by("cycle__anchor_date", "cycle__patient__last_name", "cycle_id")
@@ -140,13 +143,19 @@ def fill_queue_page(
             groups[item.cycle_id] = QueueGroup(cycle=item.cycle)
         groups[item.cycle_id].items.append(item)
     groups_page.object_list = [g for g in groups.values() if g is not None]
-    return QueuePage(groups=groups_page, counts=counts, filters=filters)
+    return QueuePage(
+        groups=groups_page, counts=counts, filters=filters, version=_version_token(totals)
+    )
 
 
 def fill_queue_version(*, membership: Membership | None = None, today: dt.date) -> str:
     """A token that changes whenever a fill in the member's queue changes state (every change
     adds to its version) or one joins or leaves it: one aggregate query, no rows read out."""
-    totals = _in_queue(membership, today).aggregate(
-        n=Count("id"), versions=Sum("version"), last=Max("id")
-    )
+    return _version_token(_in_queue(membership, today).aggregate(**_VERSION_TOTALS))
+
+
+_VERSION_TOTALS = {"n": Count("id"), "versions": Sum("version"), "last": Max("id")}
+
+
+def _version_token(totals: dict) -> str:
     return f"{totals['n']}.{totals['versions'] or 0}.{totals['last'] or 0}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from medsync.decorators import require_permission
@@ -69,12 +70,18 @@ def fill_queue(request):
         "today": today,
         "flag_reasons": FlagReason.choices,
         "section_labels": selectors.SECTION_LABELS,
-        "version": selectors.fill_queue_version(membership=request.membership, today=today),
+        "version": queue.version,
+        "base": item_url_base(),
         "filter_query": _filter_query(request),
     }
     if request.htmx and request.htmx.target == "queue-body":
         return render(request, "scheduling/_fill_queue_body.html", context)
     return render(request, "scheduling/fill_queue.html", context)
+
+
+def item_url_base() -> str:
+    """The prefix of a fill's action URLs (the rows add "<id>/<action>/": no url tag per row)."""
+    return reverse("fill-queue") + "items/"
 
 
 def _filter_query(request) -> str:
@@ -140,7 +147,7 @@ def item_action(request, item_id, action):
         return render(
             request,
             "scheduling/_fill_queue_item.html",
-            {"item": item, "error": error, "flag_reasons": FlagReason.choices, "just_done": action},
+            {"item": item, "error": error, "base": item_url_base(), "just_done": action},
             status=status,
         )
     if error:

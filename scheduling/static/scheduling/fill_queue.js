@@ -111,6 +111,46 @@
     }
   });
 
+  // The flag: one dialog for the page (a reason and a note), posted for the row it was opened on.
+  const dialog = document.getElementById("flag-dialog");
+  let flagging = null;
+  document.body.addEventListener("click", (event) => {
+    const button = event.target.closest ? event.target.closest("[data-flag-url]") : null;
+    if (!button || !dialog) return;
+    flagging = { url: button.dataset.flagUrl, row: rowOf(button) };
+    currentId = flagging.row.id;
+    dialog.showModal();
+    document.getElementById("flag-reason").focus();
+  });
+  if (dialog) {
+    const form = document.getElementById("flag-form");
+    document.getElementById("flag-cancel").addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      const row = currentId && document.getElementById(currentId);
+      if (row) focusRow(row);
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!flagging) return;
+      const data = new FormData(form);
+      const shown = JSON.parse(flagging.row.getAttribute("hx-vals") || "{}");
+      const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+      htmx.ajax("POST", flagging.url, {
+        target: flagging.row,
+        swap: "outerHTML",
+        headers: headers,
+        values: {
+          flag_reason: data.get("flag_reason"),
+          note: data.get("note"),
+          version: shown.version,
+        },
+      });
+      form.reset();
+      flagging = null;
+      dialog.close();
+    });
+  }
+
   document.body.addEventListener("focusin", (event) => {
     const row = rowOf(event.target);
     if (row) currentId = row.id;
