@@ -83,6 +83,7 @@ class ItemActionForm(ActionForm):
     # package scanned or typed.
     version = LenientIntegerField(required=False)
     ndc = _text(max_length=80)
+    pa_number = _text(max_length=40)
 
 
 class QueueFilterForm(forms.Form):

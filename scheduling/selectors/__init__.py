@@ -54,8 +54,10 @@ from scheduling.selectors.queue import (
     QueueFilters,
     QueueGroup,
     QueuePage,
+    attach_claims,
     fill_queue_page,
     fill_queue_version,
+    queue_item,
 )
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "SyncPanel",
     "anchor_load",
     "anchor_options",
+    "attach_claims",
     "chosen_prescriptions",
     "cycle_by_public_id",
     "cycle_items_by_public_ids",
@@ -91,6 +94,7 @@ __all__ = [
     "pharmacy_today",
     "plan_preview",
     "prep_worklist",
+    "queue_item",
     "replan_queue",
     "satellites_due",
     "sync_settings_for",

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
+from billing.selectors import latest_claims_for_items, plan_rules_for_many
 from medsync.models import Membership
 from medsync.selectors import limit_to_visible_pharmacies
 from scheduling.models import CycleItem, FlagReason, ItemState, SyncCycle
+from scheduling.selectors.cycles import item_by_public_id
 from scheduling.states import CYCLE_OPEN, ITEM_IN_QUEUE
 
 QUEUE_PAGE_SIZE = 20
@@ -132,7 +134,7 @@ def fill_queue_page(
             "cycle__patient",
             "cycle__pharmacy",
             "prescription__drug",
-            "prescription__prescriber",
+            "prescription__coverage",
             "state_changed_by",
         )
         .order_by("fill_date", "id")
@@ -143,9 +145,40 @@ def fill_queue_page(
             groups[item.cycle_id] = QueueGroup(cycle=item.cycle)
         groups[item.cycle_id].items.append(item)
     groups_page.object_list = [g for g in groups.values() if g is not None]
+    attach_claims([item for group in groups_page.object_list for item in group.items])
     return QueuePage(
         groups=groups_page, counts=counts, filters=filters, version=_version_token(totals)
     )
+
+
+def attach_claims(items: list[CycleItem]) -> list[CycleItem]:
+    """Each fill's latest claim (`item.claim`, or None) in one query, and for fills rejected
+    79 whether their plan takes sync codes (`item.sync_codes_allowed`), in one more."""
+    if not items:
+        return items
+    claims = latest_claims_for_items(items[0].organization_id, [item.pk for item in items])
+    for item in items:
+        item.claim = claims.get(item.pk)
+        item.sync_codes_allowed = False
+    too_soon = [
+        item
+        for item in items
+        if item.claim is not None
+        and item.claim.status == "rejected"
+        and "79" in item.claim.reject_codes
+        and item.prescription.coverage_id
+    ]
+    if too_soon:
+        rules = plan_rules_for_many({i.prescription.coverage for i in too_soon})
+        for item in too_soon:
+            item.sync_codes_allowed = rules[item.prescription.coverage_id].sync_codes_allowed
+    return items
+
+
+def queue_item(public_id, *, membership: Membership | None = None) -> CycleItem:
+    """One fill as its queue row shows it (with its claim); another member's is NotFoundInTenant."""
+    item = item_by_public_id(public_id, membership=membership)
+    return attach_claims([item])[0]
 
 
 def fill_queue_version(*, membership: Membership | None = None, today: dt.date) -> str:

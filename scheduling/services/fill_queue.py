@@ -111,7 +111,7 @@ def _record_fill(item: CycleItem, *, now: dt.datetime) -> Fill:
     return fill
 
 
-def _refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.datetime) -> None:
+def refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.datetime) -> None:
     """A filling cycle whose fills are all verified is ready; the patient is told."""
     ready = CYCLE_TRANSITIONS["ready"]
     if cycle.status not in ready.sources:
@@ -134,7 +134,6 @@ def _refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.da
 
 
 ACTION_NAMES = {
-    "bill": "start",
     "fill": "fill",
     "verify": "verification",
     "flag": "flag",
@@ -143,7 +142,7 @@ ACTION_NAMES = {
 }
 
 
-def _check_version(item: CycleItem, expected_version: int | None, action: str) -> None:
+def check_version(item: CycleItem, expected_version: int | None, action: str) -> None:
     """Optimistic concurrency: the page showed `expected_version`; a row changed meanwhile by
     someone else refuses this change and says who won and what the fill is now."""
     if expected_version is None or item.version == expected_version:
@@ -190,7 +189,8 @@ def cycle_item_advance(
     ndc: str | None = None,
     now: dt.datetime | None = None,
 ) -> CycleItem:
-    """Move one fill along the queue: bill, fill, verify, flag, unflag or skip.
+    """Move one fill along the queue: fill, verify, flag, unflag or skip (starting it, which
+    bills it, is services.claims.cycle_item_bill).
 
     `expected_version` (the version the page showed) refuses a change to a fill someone else
     changed meanwhile (StaleItem). `ndc` (what was scanned or typed; the fill queue always
@@ -204,7 +204,7 @@ def cycle_item_advance(
         .select_related("cycle", "prescription__drug", "state_changed_by")
         .get(pk=item.pk)
     )
-    _check_version(item, expected_version, action)
+    check_version(item, expected_version, action)
     if item.state not in allowed_from:
         raise SchedulingError(
             f"This fill is {item.get_state_display().lower()}: it cannot be {action}ed now.",
@@ -226,8 +226,6 @@ def cycle_item_advance(
                     code="renewal_needed",
                 )
         fields.update(flag_reason="", flag_note="")
-    elif action == "bill":
-        fields["billed_at"] = now
     elif action == "fill":
         if ndc is not None:
             fields["ndc_scanned"] = scanned_ndc_check(item, ndc)
@@ -246,7 +244,7 @@ def cycle_item_advance(
     audit_record(
         action=f"scheduling.cycle_item.{action}", actor=actor, target=item, metadata=metadata
     )
-    _refresh_cycle_readiness(item.cycle, actor=actor, now=now)
+    refresh_cycle_readiness(item.cycle, actor=actor, now=now)
     return item
 
 

@@ -105,7 +105,9 @@ def fill_queue_version(request):
 
 
 ACTION_PERMS = {
-    "bill": Perm.PROCESS_FILLS,
+    "bill": Perm.PROCESS_FILLS,  # "Start": submits the claim
+    **{fix: Perm.PROCESS_FILLS for fix in services.CLAIM_FIXES},
+    "next_anchor": Perm.PROCESS_FILLS,
     "fill": Perm.PROCESS_FILLS,
     "flag": Perm.PROCESS_FILLS,
     "unflag": Perm.PROCESS_FILLS,
@@ -114,12 +116,39 @@ ACTION_PERMS = {
 }
 
 
+def _act(request, item, action: str, form: ItemActionForm) -> None:
+    """Run one action through its service (starting and reject fixes go through billing)."""
+    version = form.cleaned_data["version"]
+    if action == "bill" or action in services.CLAIM_FIXES:
+        services.cycle_item_bill(
+            item=item,
+            actor=request.user,
+            fix="" if action == "bill" else action,
+            pa_number=form.cleaned_data["pa_number"],
+            expected_version=version,
+        )
+    elif action == "next_anchor":
+        services.cycle_item_move_to_next_anchor(
+            item=item, actor=request.user, expected_version=version
+        )
+    else:
+        services.cycle_item_advance(
+            item=item,
+            actor=request.user,
+            action=action,
+            flag_reason=form.cleaned_data["flag_reason"],
+            note=form.cleaned_data["note"],
+            expected_version=version,
+            ndc=form.cleaned_data["ndc"] if action == "fill" else None,
+        )
+
+
 @require_POST
 @require_permission(Perm.PROCESS_FILLS)
 def item_action(request, item_id, action):
     """One action on one fill. The page posts the version it showed (a fill someone else
     changed meanwhile is refused, 409) and, at the fill, the NDC scanned (a wrong product is
-    refused, 400); the row comes back as it is now, with the message."""
+    refused, 400); the row comes back as it is now, with its claim and the message."""
     if action not in ACTION_PERMS:
         raise Http404("No such action.")
     if not can(request, ACTION_PERMS[action]):
@@ -131,18 +160,10 @@ def item_action(request, item_id, action):
     form = bound(ItemActionForm, request)
     error, status = "", 200
     try:
-        item = services.cycle_item_advance(
-            item=item,
-            actor=request.user,
-            action=action,
-            flag_reason=form.cleaned_data["flag_reason"],
-            note=form.cleaned_data["note"],
-            expected_version=form.cleaned_data["version"],
-            ndc=form.cleaned_data["ndc"] if action == "fill" else None,
-        )
+        _act(request, item, action, form)
     except SchedulingError as exc:
         error, status = exc.message, exc.http_status
-        item = selectors.item_by_public_id(item_id, membership=request.membership)
+    item = selectors.queue_item(item_id, membership=request.membership)
     if request.htmx:
         return render(
             request,

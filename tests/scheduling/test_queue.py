@@ -296,10 +296,14 @@ def test_the_version_token_tells_the_page_a_colleague_changed_something(
     assert client.get(f"/fill-queue/version/?poll=1&v={version}").status_code == 204
     # Birch's change is not Maple's business: the token does not move.
     with tenant_scope(birch.organization):
-        services.cycle_item_advance(item=theirs, actor=birch.pharmacist, action="bill")
+        services.cycle_item_advance(
+            item=theirs, actor=birch.pharmacist, action="flag", flag_reason="out_of_stock"
+        )
     assert client.get(f"/fill-queue/version/?poll=1&v={version}").status_code == 204
     with tenant_scope(maple.organization):
-        services.cycle_item_advance(item=item, actor=maple.technician, action="bill")
+        services.cycle_item_advance(
+            item=item, actor=maple.technician, action="flag", flag_reason="out_of_stock"
+        )
     changed = client.get(f"/fill-queue/version/?poll=1&v={version}")
     assert changed.status_code == 200 and changed["HX-Trigger"] == "queue-changed"
     body = client.get("/fill-queue/?poll=1", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="queue-body")
