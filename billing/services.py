@@ -214,5 +214,6 @@ from billing.claim_services import (  # noqa: E402, F401
     claim_reverse,
     claim_submit,
     claims_submit_many,
+    plan_product_rule_create,
     subject_of,
 )

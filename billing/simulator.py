@@ -190,6 +190,11 @@ def submitted_amounts(
     )
 
 
+def _num(value: Decimal) -> str:
+    """A quantity in plain digits (90, 22.5), never in exponent form."""
+    return format(Decimal(value).normalize(), "f")
+
+
 def age_on(born: dt.date, day: dt.date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
@@ -242,8 +247,8 @@ def _limit_rejects(
             )
         )
     if rules.max_quantity_per_fill is not None and request.quantity > rules.max_quantity_per_fill:
-        limit = rules.max_quantity_per_fill.normalize()
-        rejects.append(("76", f"Quantity {request.quantity.normalize()} exceeds {limit} per fill."))
+        limit = _num(rules.max_quantity_per_fill)
+        rejects.append(("76", f"Quantity {_num(request.quantity)} exceeds {limit} per fill."))
     if rules.quantity_per_period is not None and rules.quantity_period_days is not None:
         since = request.date_of_service - dt.timedelta(days=rules.quantity_period_days - 1)
         used = sum((p.quantity for p in history if p.date_of_service >= since), ZERO)
@@ -251,9 +256,9 @@ def _limit_rejects(
             rejects.append(
                 (
                     "76",
-                    f"{(used + request.quantity).normalize()} units in "
+                    f"{_num(used + request.quantity)} units in "
                     f"{rules.quantity_period_days} days exceeds "
-                    f"{rules.quantity_per_period.normalize()}.",
+                    f"{_num(rules.quantity_per_period)}.",
                 )
             )
     if request.patient_date_of_birth is not None:
@@ -341,8 +346,9 @@ def _price(request: ClaimRequest, plan: PlanData) -> ClaimResponse:
         # Secondary: it covers what the primary left to the patient, less its own share.
         left = request.other_payer_patient_responsibility
         left = max(ZERO, total - request.other_payer_amount_paid) if left is None else left
-        patient = min(patient, left)
-        plan_pay = max(ZERO, min(left - patient, total - request.other_payer_amount_paid))
+        own_share = min(patient, left)
+        plan_pay = max(ZERO, min(left - own_share, total - request.other_payer_amount_paid))
+        patient = left - plan_pay
         why = f"secondary: ${left} left by the other payer, patient pays ${patient}"
     return ClaimResponse(
         status=ResponseStatus.PAID,

@@ -82,7 +82,7 @@ def test_a_4_dollar_generic_costs_4_against_a_10_copay(setup):
         from patients.models import PriceListEntry
 
         PriceListEntry.objects.update(
-            acquisition_cost=Decimal("0.05"), usual_and_customary=Decimal("0.13334")
+            acquisition_cost=Decimal("0.20"), usual_and_customary=Decimal("0.13334")
         )
     claim = submit(setup)
     assert claim.status == "paid"
@@ -93,7 +93,6 @@ def test_a_4_dollar_generic_costs_4_against_a_10_copay(setup):
 
 def test_the_dispensing_fee_is_never_prorated(setup):
     full = submit(setup, item=1)
-    short = submit(setup, item=2, rx_override=None) if False else None
     with tenant_scope(setup["org"]):
         short = claim_submit(
             subject=claim_subject(
@@ -219,6 +218,7 @@ def test_reject_41_bills_the_other_payer_first_then_this_one_as_secondary(setup)
             patient=patient, bin="004740", pcn="MCAID", plan_type="medicaid",
             copay_amount=Decimal("1.00"), priority=1, payer_name="State Medicaid",
         )  # fmt: skip
+        PlanRuleFactory(organization=org, name="State Medicaid", bin="004740")
         setup["coverage"].priority = 2
         setup["coverage"].save()
         setup["rx"].coverage = medicaid
