@@ -89,7 +89,7 @@ ITEM_TRANSITIONS: dict[str, Transition] = {
     # its claim rejected: flagged with the reject until a fix is resubmitted
     "bill_rejected": Transition((ItemState.PLANNED, ItemState.FLAGGED), ItemState.FLAGGED),
     # a reject worked (SCC, a cut, a PA, the other payer) and paid
-    "resubmit": Transition((ItemState.FLAGGED,), ItemState.BILLED),
+    "resubmit": Transition((ItemState.PLANNED, ItemState.FLAGGED), ItemState.BILLED),
     # refill too soon with no override: the next anchor fills it
     "next_anchor": Transition((ItemState.PLANNED, ItemState.FLAGGED), ItemState.SKIPPED),
     "fill": Transition((ItemState.PLANNED, ItemState.BILLED), ItemState.FILLED),

@@ -9,8 +9,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
+from billing.claim_models import Claim
 from billing.selectors import latest_claims_for_items, plan_rules_for_many
 from medsync.models import Membership
 from medsync.selectors import limit_to_visible_pharmacies
@@ -95,8 +96,15 @@ def _filtered(items: QuerySet[CycleItem], filters: QueueFilters) -> QuerySet[Cyc
     if filters.anchor is not None:
         items = items.filter(cycle__anchor_date=filters.anchor)
     if filters.attention:
+        claims = Claim.objects.filter(cycle_item_id=OuterRef("pk"), coordination=1)
+        rejected_unpaid = Exists(claims.filter(status="rejected")) & ~Exists(
+            claims.filter(status="paid")
+        )
         items = items.filter(
-            Q(state=ItemState.FLAGGED) | Q(flag_reason__in=REJECT_FLAGS) | ~Q(warnings=[])
+            Q(state=ItemState.FLAGGED)
+            | Q(flag_reason__in=REJECT_FLAGS)
+            | ~Q(warnings=[])
+            | (Q(state=ItemState.PLANNED) & rejected_unpaid)
         )
     return items
 
