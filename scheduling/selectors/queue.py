@@ -19,7 +19,7 @@ from scheduling.models import CycleItem, FlagReason, ItemState, SyncCycle
 from scheduling.selectors.cycles import item_by_public_id
 from scheduling.states import CYCLE_OPEN, ITEM_IN_QUEUE
 
-QUEUE_PAGE_SIZE = 20
+QUEUE_PAGE_SIZE = 10
 
 # The queue's sections, as the state filter names them, and the item states each holds.
 SECTIONS: dict[str, tuple[str, ...]] = {
