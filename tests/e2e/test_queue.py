@@ -114,3 +114,31 @@ def test_the_queue_fits_without_sideways_scrolling(page, maple, log_in, width, h
     box = start.bounding_box()
     assert box["x"] + box["width"] <= width
     assert page.console_errors == [], page.console_errors
+
+
+def test_flag_from_the_keyboard_and_a_stale_row_is_told_who_won(page, maple, log_in):
+    pharmacy = maple.pharmacies[0]
+    today = local_today(pharmacy.time_zone)
+    with tenant_scope(maple.organization):
+        item = build_fill_queue(pharmacy, items=1, today=today, per_patient=1)[0]
+    log_in(page, maple.technician)
+    row = page.get_by_test_id("queue-item")
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # the flag dialog, its reason focused
+    expect(page.locator("#flag-dialog")).to_be_visible()
+    page.locator("#flag-reason").select_option("out_of_stock")
+    page.keyboard.press("Enter")
+    expect(row.get_by_test_id("item-state")).to_have_text("Flagged")
+    expect(row).to_contain_text("Out of stock")
+    # Meanwhile a colleague clears it; this page still shows the flagged row (version 2): the
+    # poll is stopped here so that the page cannot learn of it first.
+    page.evaluate("document.getElementById('queue-poll').remove()")
+    with tenant_scope(maple.organization):
+        from scheduling import services
+
+        services.cycle_item_advance(item=item, actor=maple.pharmacist, action="unflag")
+    row.get_by_role("button", name="Cleared").click()
+    expect(row.get_by_test_id("item-error")).to_contain_text("changed this fill first")
+    expect(row.get_by_test_id("item-state")).to_have_text("To fill")
+    unexpected = [e for e in page.console_errors if "409" not in e]
+    assert unexpected == [], unexpected
