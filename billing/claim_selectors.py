@@ -6,7 +6,6 @@ for a member, only over the pharmacies they may see.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -107,9 +106,3 @@ def reject_counts(*, membership: Membership | None) -> dict[str, int]:
         for code in codes:
             counts[code] = counts.get(code, 0) + 1
     return counts
-
-
-def return_deadline(claim: Claim, return_to_stock_days: int, local_day: dt.date) -> dt.date:
-    """The last day to reverse a paid fill not picked up: the local day it was billed plus
-    the plan's return-to-stock window."""
-    return local_day + dt.timedelta(days=return_to_stock_days)

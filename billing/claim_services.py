@@ -214,17 +214,21 @@ def claims_submit_many(
 @transaction.atomic
 def claim_submit(
     *,
-    subject: ClaimSubject,
+    subject: ClaimSubject | None = None,
     actor: User | None,
     scc_codes: list[int] | tuple[int, ...] | None = None,
     pa_number: str | None = None,
     quantity: Decimal | None = None,
     days_supply: int | None = None,
     now: dt.datetime | None = None,
+    fill_ref: ClaimSubject | None = None,
 ) -> Claim:
     """Bill one fill (B1). The keyword corrections replace the subject's values (a resubmit
     with SCC 47, a PA number, a quantity cut to a whole package). Returns the claim the fill
     stands on with its first payer (paid or rejected)."""
+    subject = subject or fill_ref  # `fill_ref` is the name the fill-queue brief used
+    if subject is None:
+        raise ClaimError("Say which fill to bill.", fields={"subject": ["Required."]})
     subject = _subject_with(
         subject,
         scc_codes=scc_codes,
@@ -269,8 +273,22 @@ def claim_resubmit(
     if claim.status != ClaimStatus.REJECTED or claim.transaction == ClaimTransaction.REVERSE:
         raise ClaimError("Only a rejected bill is resubmitted.", code="not_rejected")
     subject = subject_of(claim)
-    if claim.coordination == 2 and claim.coverage_id:
-        subject = replace(subject, coverage=None)  # bill the primary again, then this one
+    if claim.coordination == 2:
+        # A secondary's reject: bill the secondary again after the primary that stands.
+        subject = _subject_with(
+            subject,
+            scc_codes=scc_codes,
+            prior_auth_number=pa_number.strip() if pa_number is not None else None,
+            quantity=quantity,
+            days_supply=days_supply,
+        )
+        _validate(subject)
+        now = now or timezone.now()
+        ctx = BatchContext([subject])
+        second = Billing(subject, claim.coverage, coordination=2, primary=claim.primary_claim)
+        _run([second], ctx, actor=actor, now=now)
+        audit_record_many([_audit(second.claim, "billing.claim.submitted")], actor=actor)
+        return second.claim
     return claim_submit(
         subject=subject,
         actor=actor,
