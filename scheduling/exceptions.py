@@ -15,3 +15,10 @@ class NotFoundInTenant(SchedulingError):
 
     code = "not_found"
     http_status = 404
+
+
+class StaleItem(SchedulingError):
+    """Someone changed the fill after the page showed it: this change was not applied (409)."""
+
+    code = "stale"
+    http_status = 409

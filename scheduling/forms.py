@@ -79,6 +79,26 @@ class ActionForm(forms.Form):
 class ItemActionForm(ActionForm):
     flag_reason = _text()
     note = _text()
+    # The version of the fill the page showed (optimistic concurrency) and, at the fill, the
+    # package scanned or typed.
+    version = LenientIntegerField(required=False)
+    ndc = _text(max_length=80)
+    pa_number = _text(max_length=40)
+
+
+class QueueFilterForm(forms.Form):
+    """The fill queue's filters (query string): section, anchor day, flagged/rejects only."""
+
+    section = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Everything"),
+            *((k, k) for k in ("to_fill", "flagged", "to_verify", "ready")),
+        ],
+    )
+    anchor = IsoDateField(invalid="anchor: give the anchor date as YYYY-MM-DD.")
+    attention = forms.BooleanField(required=False)
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
 
 class PickupForm(ActionForm):

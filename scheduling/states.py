@@ -79,11 +79,19 @@ ITEM_NOT_STARTED = (ItemState.PLANNED, ItemState.FLAGGED)
 # Dropped from a closed cycle that comes back (when no fill was made for them).
 ITEM_DROPPED_ON_REOPEN = (ItemState.PLANNED, ItemState.SKIPPED)
 
-# The fill queue's actions (cycle_item_advance), by name as the pages post them.
-QUEUE_ACTIONS = ("bill", "fill", "verify", "flag", "unflag", "skip")
+# The fill queue's actions (cycle_item_advance), by name as the pages post them. Starting a
+# fill (its claim) and working a reject are services.claims (bill, resubmit, next_anchor).
+QUEUE_ACTIONS = ("fill", "verify", "flag", "unflag", "skip")
 
 ITEM_TRANSITIONS: dict[str, Transition] = {
+    # started: its claim paid
     "bill": Transition((ItemState.PLANNED,), ItemState.BILLED),
+    # its claim rejected: flagged with the reject until a fix is resubmitted
+    "bill_rejected": Transition((ItemState.PLANNED, ItemState.FLAGGED), ItemState.FLAGGED),
+    # a reject worked (SCC, a cut, a PA, the other payer) and paid
+    "resubmit": Transition((ItemState.PLANNED, ItemState.FLAGGED), ItemState.BILLED),
+    # refill too soon with no override: the next anchor fills it
+    "next_anchor": Transition((ItemState.PLANNED, ItemState.FLAGGED), ItemState.SKIPPED),
     "fill": Transition((ItemState.PLANNED, ItemState.BILLED), ItemState.FILLED),
     "verify": Transition((ItemState.FILLED,), ItemState.READY),
     "flag": Transition((ItemState.PLANNED, ItemState.BILLED, ItemState.FILLED), ItemState.FLAGGED),

@@ -6,6 +6,7 @@ from scheduling import views
 
 urlpatterns = [
     path("fill-queue/", views.fill_queue, name="fill-queue"),
+    path("fill-queue/version/", views.fill_queue_version, name="fill-queue-version"),
     path(
         "fill-queue/items/<uuid:item_id>/<slug:action>/",
         views.item_action,

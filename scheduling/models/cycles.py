@@ -231,6 +231,11 @@ class CycleItem(TenantOwnedModel):
         related_name="+",
         db_index=False,
     )
+    # Optimistic concurrency: every change made through the services adds one; a page posts
+    # the version it showed, and a change to a row someone else moved meanwhile is refused.
+    version = models.PositiveIntegerField(default=1, db_default=1)
+    # The package the fill was made from, as scanned or typed (11 digits once it matched).
+    ndc_scanned = models.CharField("NDC scanned", max_length=11, blank=True, db_default="")
 
     objects = tenant_manager()
 

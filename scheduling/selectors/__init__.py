@@ -7,6 +7,7 @@ tests assert it. Previews (plan_preview, anchor_options) write nothing.
     patients   patients and prescriptions
     previews   plan preview and anchor options (write nothing)
     cycles     enrollments, cycles, worklists, the sync panel
+    queue      the fill queue grouped by patient and cycle, and its version token
 """
 
 from scheduling.selectors.calendars import (
@@ -23,7 +24,6 @@ from scheduling.selectors.cycles import (
     cycle_list,
     default_replan_anchor,
     enrollment_list,
-    fill_queue,
     follow_up_tasks,
     item_by_public_id,
     open_enrollment_of,
@@ -50,14 +50,29 @@ from scheduling.selectors.previews import (
     pharmacy_calendar,
     plan_preview,
 )
+from scheduling.selectors.queue import (
+    SECTION_LABELS,
+    QueueFilters,
+    QueueGroup,
+    QueuePage,
+    attach_claims,
+    fill_queue_page,
+    fill_queue_version,
+    queue_item,
+)
 
 __all__ = [
+    "SECTION_LABELS",
     "AnchorOptions",
     "PlanPreview",
     "PlanRow",
+    "QueueFilters",
+    "QueueGroup",
+    "QueuePage",
     "SyncPanel",
     "anchor_load",
     "anchor_options",
+    "attach_claims",
     "chosen_prescriptions",
     "cycle_by_public_id",
     "cycle_items_by_public_ids",
@@ -65,7 +80,8 @@ __all__ = [
     "default_replan_anchor",
     "enrollment_list",
     "ever_filled",
-    "fill_queue",
+    "fill_queue_page",
+    "fill_queue_version",
     "follow_up_tasks",
     "home_pharmacy_of",
     "item_by_public_id",
@@ -80,6 +96,7 @@ __all__ = [
     "pharmacy_today",
     "plan_preview",
     "prep_worklist",
+    "queue_item",
     "replan_queue",
     "satellites_due",
     "sync_settings_for",

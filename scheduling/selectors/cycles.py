@@ -37,7 +37,7 @@ from scheduling.models import (
     TaskStatus,
 )
 from scheduling.selectors.calendars import pharmacy_today
-from scheduling.states import CYCLE_OPEN, CYCLE_PREP_ANSWERABLE, ITEM_IN_QUEUE
+from scheduling.states import CYCLE_OPEN, CYCLE_PREP_ANSWERABLE
 
 
 def enrollment_list(
@@ -132,34 +132,6 @@ def prep_worklist(
         ),
         Prefetch("prep_contacts", queryset=PrepContact.objects.order_by("-contacted_at")),
     ).order_by("anchor_date", "patient__last_name", "id")
-
-
-def fill_queue(*, membership: Membership | None = None, today: dt.date) -> dict[str, list]:
-    """The technician's day: items to fill and bill, flagged, to verify, ready to hand over."""
-    items = (
-        CycleItem.objects.filter(
-            Q(state=ItemState.PLANNED, queue_from__lte=today)
-            | Q(state__in=[s for s in ITEM_IN_QUEUE if s != ItemState.PLANNED])
-            | Q(state=ItemState.READY),
-            cycle__status__in=CYCLE_OPEN,
-        )
-        .select_related(
-            "cycle__patient", "cycle__pharmacy", "prescription__drug", "prescription__prescriber"
-        )
-        .order_by("cycle__anchor_date", "cycle__patient__last_name", "cycle_id", "fill_date", "id")
-    )
-    items = limit_to_visible_pharmacies(items, membership, "cycle__pharmacy")
-    sections: dict[str, list] = {"to_fill": [], "flagged": [], "to_verify": [], "ready": []}
-    for item in items:
-        if item.state == ItemState.FLAGGED:
-            sections["flagged"].append(item)
-        elif item.state == ItemState.FILLED:
-            sections["to_verify"].append(item)
-        elif item.state == ItemState.READY:
-            sections["ready"].append(item)
-        else:
-            sections["to_fill"].append(item)
-    return sections
 
 
 def satellites_due(*, membership: Membership | None = None, today: dt.date) -> list:

@@ -4,7 +4,8 @@
                    automated text requests, queueing the sweeps after a change
     enrollment     invite, enroll, pause, resume, disenroll
     prep           the prep contact before each anchor
-    fill_queue     bill / fill / verify / flag / skip, pickups, returns to stock, follow-ups
+    fill_queue     fill / verify / flag / skip, pickups, returns to stock, follow-ups
+    claims         start a fill (its claim through billing), work a reject in one action
     replans        propose, approve, reject a change of plan
     sync_settings  a pharmacy's sync timing
     hooks          what messaging calls (the SMS reply handler, the open-question check)
@@ -15,6 +16,11 @@ the sweeps the jobs run live in scheduling/sweeps/, pure row builders in
 scheduling/cycle_rows.py, reads in scheduling/selectors.py.
 """
 
+from scheduling.services.claims import (
+    CLAIM_FIXES,
+    cycle_item_bill,
+    cycle_item_move_to_next_anchor,
+)
 from scheduling.services.cycles import (
     build_cycle_items,
     cycle_event_record,
@@ -44,10 +50,13 @@ from scheduling.services.replans import replan_approve, replan_propose, replan_r
 from scheduling.services.sync_settings import sync_settings_update
 
 __all__ = [
+    "CLAIM_FIXES",
     "build_cycle_items",
     "cycle_event_record",
     "cycle_first_create",
     "cycle_item_advance",
+    "cycle_item_bill",
+    "cycle_item_move_to_next_anchor",
     "cycle_items_return_to_stock",
     "cycle_pickup_record",
     "cycle_reopen_for_anchor",

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from medsync.models import User
 from medsync.services import audit_record
-from patients.models import Fill, Prescription
-from scheduling.exceptions import SchedulingError
+from patients.models import Drug, Fill, Prescription
+from scheduling.exceptions import SchedulingError, StaleItem
 from scheduling.models import (
     CloseReason,
     CycleItem,
@@ -29,6 +29,7 @@ from scheduling.models import (
     TaskKind,
     TaskStatus,
 )
+from scheduling.ndc_match import NdcFormatError, format_ndc, ndc_readings
 from scheduling.services.cycles import (
     cycle_event_record,
     message_context,
@@ -110,7 +111,7 @@ def _record_fill(item: CycleItem, *, now: dt.datetime) -> Fill:
     return fill
 
 
-def _refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.datetime) -> None:
+def refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.datetime) -> None:
     """A filling cycle whose fills are all verified is ready; the patient is told."""
     ready = CYCLE_TRANSITIONS["ready"]
     if cycle.status not in ready.sources:
@@ -132,6 +133,50 @@ def _refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.da
         )
 
 
+ACTION_NAMES = {
+    "fill": "fill",
+    "verify": "verification",
+    "flag": "flag",
+    "unflag": "clearing of the flag",
+    "skip": "skip",
+}
+
+
+def check_version(item: CycleItem, expected_version: int | None, action: str) -> None:
+    """Optimistic concurrency: the page showed `expected_version`; a row changed meanwhile by
+    someone else refuses this change and says who won and what the fill is now."""
+    if expected_version is None or item.version == expected_version:
+        return
+    who = str(item.state_changed_by) if item.state_changed_by_id else "Someone"
+    raise StaleItem(
+        f"{who} changed this fill first: it is now {item.get_state_display().lower()}. "
+        f"Your {ACTION_NAMES.get(action, action)} was not applied; the row shows it as it is now.",
+    )
+
+
+def scanned_ndc_check(item: CycleItem, ndc: str) -> str:
+    """The 11-digit NDC of the package scanned or typed at the fill, when it is the
+    prescription's product; otherwise a refusal that names both products."""
+    product = item.prescription.drug
+    try:
+        readings = ndc_readings(ndc)
+    except NdcFormatError as exc:
+        raise SchedulingError(str(exc), code="ndc_format", fields={"ndc": [str(exc)]}) from None
+    if product.ndc in readings:
+        return product.ndc
+    scanned = Drug.objects.filter(ndc__in=sorted(readings)).order_by("ndc").first()
+    scanned_name = (
+        f"{scanned.name} {scanned.strength} (NDC {format_ndc(scanned.ndc)})"
+        if scanned
+        else f"NDC {ndc.strip()}, not in the drug catalog"
+    )
+    message = (
+        f"Wrong package: you scanned {scanned_name}, the prescription is for {product.name} "
+        f"{product.strength} (NDC {format_ndc(product.ndc)}). Nothing was filled."
+    )
+    raise SchedulingError(message, code="ndc_mismatch", fields={"ndc": [message]})
+
+
 @transaction.atomic
 def cycle_item_advance(
     *,
@@ -140,24 +185,32 @@ def cycle_item_advance(
     action: str,
     flag_reason: str = "",
     note: str = "",
+    expected_version: int | None = None,
+    ndc: str | None = None,
     now: dt.datetime | None = None,
 ) -> CycleItem:
-    """Move one fill along the queue: bill, fill, verify, flag, unflag or skip."""
+    """Move one fill along the queue: fill, verify, flag, unflag or skip (starting it, which
+    bills it, is services.claims.cycle_item_bill).
+
+    `expected_version` (the version the page showed) refuses a change to a fill someone else
+    changed meanwhile (StaleItem). `ndc` (what was scanned or typed; the fill queue always
+    sends it with a fill) must be the prescription's product in any NDC form."""
     now = now or timezone.now()
     if action not in QUEUE_ACTIONS:
         raise SchedulingError(f"Unknown action {action!r}.", fields={"action": ["Unknown."]})
     allowed_from, to_state = ITEM_TRANSITIONS[action]
     item = (
-        CycleItem.objects.select_for_update()
-        .select_related("cycle", "prescription")
+        CycleItem.objects.select_for_update(of=("self",))
+        .select_related("cycle", "prescription__drug", "state_changed_by")
         .get(pk=item.pk)
     )
+    check_version(item, expected_version, action)
     if item.state not in allowed_from:
         raise SchedulingError(
             f"This fill is {item.get_state_display().lower()}: it cannot be {action}ed now.",
             code="wrong_state",
         )
-    fields: dict = {"state": to_state, "state_changed_by": actor}
+    fields: dict = {"state": to_state, "state_changed_by": actor, "version": item.version + 1}
     if action == "flag":
         validate_choice(flag_reason, FlagReason, "flag_reason", "why it is flagged")
         fields.update(flag_reason=flag_reason, flag_note=note.strip()[:300])
@@ -173,9 +226,9 @@ def cycle_item_advance(
                     code="renewal_needed",
                 )
         fields.update(flag_reason="", flag_note="")
-    elif action == "bill":
-        fields["billed_at"] = now
     elif action == "fill":
+        if ndc is not None:
+            fields["ndc_scanned"] = scanned_ndc_check(item, ndc)
         fields["filled_at"] = now
         fields["fill"] = _record_fill(item, now=now)
         if item.billed_at is None:
@@ -185,13 +238,13 @@ def cycle_item_advance(
     for name, value in fields.items():
         setattr(item, name, value)
     item.save(update_fields=list(fields))
+    metadata = {"cycle": str(item.cycle.public_id), "state": to_state}
+    if fields.get("ndc_scanned"):
+        metadata["ndc"] = fields["ndc_scanned"]
     audit_record(
-        action=f"scheduling.cycle_item.{action}",
-        actor=actor,
-        target=item,
-        metadata={"cycle": str(item.cycle.public_id), "state": to_state},
+        action=f"scheduling.cycle_item.{action}", actor=actor, target=item, metadata=metadata
     )
-    _refresh_cycle_readiness(item.cycle, actor=actor, now=now)
+    refresh_cycle_readiness(item.cycle, actor=actor, now=now)
     return item
 
 
@@ -241,7 +294,7 @@ def cycle_pickup_record(
         raise SchedulingError("Nothing in this cycle is verified and ready to hand over.")
     ids = [i.pk for i in picked]
     CycleItem.objects.filter(pk__in=ids).update(
-        state=pick_up.target, picked_up_at=now, state_changed_by=actor
+        state=pick_up.target, picked_up_at=now, state_changed_by=actor, version=F("version") + 1
     )
     Fill.objects.filter(pk__in=[i.fill_id for i in picked if i.fill_id]).update(picked_up_at=now)
     remaining = (
@@ -310,7 +363,10 @@ def cycle_items_return_to_stock(
                 updated_at=now,
             )
     CycleItem.objects.filter(pk__in=[i.pk for i in returned]).update(
-        state=ITEM_TRANSITIONS["return_to_stock"].target, returned_at=now, state_changed_by=actor
+        state=ITEM_TRANSITIONS["return_to_stock"].target,
+        returned_at=now,
+        state_changed_by=actor,
+        version=F("version") + 1,
     )
     cycle_event_record(
         cycle,

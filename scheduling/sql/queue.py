@@ -94,7 +94,8 @@ def flag_items(*, organization_id: int, item_ids: Sequence[int], reason: str, no
         return 0
     flag = ITEM_TRANSITIONS["flag_due"]
     sql = f"""
-        UPDATE {ITEM} SET state = %(target)s, flag_reason = %(reason)s, flag_note = %(note)s
+        UPDATE {ITEM} SET state = %(target)s, flag_reason = %(reason)s, flag_note = %(note)s,
+            version = version + 1
         WHERE organization_id = %(organization_id)s AND id = ANY(%(ids)s)
           AND state IN %(sources)s
     """  # noqa: S608

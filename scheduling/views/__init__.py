@@ -18,6 +18,7 @@ from scheduling.views.fill_queue import (
     cycle_pickup,
     cycle_return_to_stock,
     fill_queue,
+    fill_queue_version,
     item_action,
 )
 from scheduling.views.prep import prep_contact, prep_worklist
@@ -37,6 +38,7 @@ __all__ = [
     "enrollment_action",
     "enrollment_list",
     "fill_queue",
+    "fill_queue_version",
     "item_action",
     "patient_invite",
     "patient_sync_page",

@@ -4,8 +4,9 @@ pickup of a ready bag, returns to stock."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from medsync.decorators import require_permission
@@ -15,6 +16,7 @@ from scheduling.exceptions import NotFoundInTenant, SchedulingError
 from scheduling.forms import (
     ItemActionForm,
     PickupForm,
+    QueueFilterForm,
 )
 from scheduling.models import (
     CycleStatus,
@@ -26,41 +28,86 @@ from scheduling.views.common import (
     can,
     cycle_or_404,
     today_for,
-    viewed,
+    viewed_many,
 )
 
 
 @require_permission(Perm.VIEW_FILL_QUEUE)
 def fill_queue(request):
+    """One row per patient and cycle with its fills, in anchor order, filtered and paginated;
+    htmx asks for the queue's body alone when a colleague changed something."""
+    form = QueueFilterForm(request.GET)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return HttpResponseBadRequest(f"{field}: {errors[0]}", content_type="text/plain")
     today = today_for(request)
-    sections = selectors.fill_queue(membership=request.membership, today=today)
-    items = [item for section in sections.values() for item in section]
-    satellites = selectors.satellites_due(membership=request.membership, today=today)
-    viewed(
+    filters = selectors.QueueFilters(
+        section=form.cleaned_data["section"] or "",
+        anchor=form.cleaned_data["anchor"],
+        attention=bool(form.cleaned_data["attention"]),
+    )
+    queue = selectors.fill_queue_page(
+        membership=request.membership,
+        today=today,
+        filters=filters,
+        page=form.cleaned_data["page"] or 1,
+    )
+    first_page = queue.groups.number == 1 and not any(
+        (filters.section, filters.anchor, filters.attention)
+    )
+    satellites = (
+        selectors.satellites_due(membership=request.membership, today=today) if first_page else []
+    )
+    viewed_many(
         request,
-        [item.cycle.patient for item in items] + [s.patient for s in satellites],
+        [group.patient for group in queue.groups.object_list] + [s.patient for s in satellites],
         "fill_queue",
     )
-    ready_cycles = {}
-    for item in sections["ready"]:
-        ready_cycles.setdefault(item.cycle_id, {"cycle": item.cycle, "items": []})
-        ready_cycles[item.cycle_id]["items"].append(item)
-    return render(
-        request,
-        "scheduling/fill_queue.html",
-        {
-            "items": items,
-            "sections": sections,
-            "satellites": satellites,
-            "ready_cycles": list(ready_cycles.values()),
-            "today": today,
-            "flag_reasons": FlagReason.choices,
-        },
-    )
+    context = {
+        "queue": queue,
+        "groups": queue.groups.object_list,
+        "satellites": satellites,
+        "today": today,
+        "flag_reasons": FlagReason.choices,
+        "section_labels": selectors.SECTION_LABELS,
+        "version": queue.version,
+        "base": item_url_base(),
+        "filter_query": _filter_query(request),
+    }
+    if request.htmx and request.htmx.target == "queue-body":
+        return render(request, "scheduling/_fill_queue_body.html", context)
+    return render(request, "scheduling/fill_queue.html", context)
+
+
+def item_url_base() -> str:
+    """The prefix of a fill's action URLs (the rows add "<id>/<action>/": no url tag per row)."""
+    return reverse("fill-queue") + "items/"
+
+
+def _filter_query(request) -> str:
+    """The filters of this page as a query string (for the pagination links)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("poll", None)
+    return query.urlencode()
+
+
+@require_permission(Perm.VIEW_FILL_QUEUE)
+def fill_queue_version(request):
+    """The poll of the open queue: 204 while nothing changed, else the new token and an
+    htmx event that makes the page fetch its body again."""
+    version = selectors.fill_queue_version(membership=request.membership, today=today_for(request))
+    if request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    response = HttpResponse(version, content_type="text/plain")
+    response["HX-Trigger"] = "queue-changed"
+    return response
 
 
 ACTION_PERMS = {
-    "bill": Perm.PROCESS_FILLS,
+    "bill": Perm.PROCESS_FILLS,  # "Start": submits the claim
+    **{fix: Perm.PROCESS_FILLS for fix in services.CLAIM_FIXES},
+    "next_anchor": Perm.PROCESS_FILLS,
     "fill": Perm.PROCESS_FILLS,
     "flag": Perm.PROCESS_FILLS,
     "unflag": Perm.PROCESS_FILLS,
@@ -69,46 +116,70 @@ ACTION_PERMS = {
 }
 
 
-@require_POST
-@require_permission(Perm.PROCESS_FILLS)
-def item_action(request, item_id, action):
-    if action not in ACTION_PERMS:
-        raise Http404("No such action.")
-    if not can(request, ACTION_PERMS[action]):
-        return _refuse(request, "Only a pharmacist can do this.")
-    try:
-        item = selectors.item_by_public_id(item_id, membership=request.membership)
-    except NotFoundInTenant:
-        raise Http404("No such fill.") from None
-    form = bound(ItemActionForm, request)
-    error = ""
-    try:
-        item = services.cycle_item_advance(
+def _act(request, item, action: str, form: ItemActionForm) -> None:
+    """Run one action through its service (starting and reject fixes go through billing)."""
+    version = form.cleaned_data["version"]
+    if action == "bill" or action in services.CLAIM_FIXES:
+        services.cycle_item_bill(
+            item=item,
+            actor=request.user,
+            fix="" if action == "bill" else action,
+            pa_number=form.cleaned_data["pa_number"],
+            expected_version=version,
+        )
+    elif action == "next_anchor":
+        services.cycle_item_move_to_next_anchor(
+            item=item, actor=request.user, expected_version=version
+        )
+    else:
+        services.cycle_item_advance(
             item=item,
             actor=request.user,
             action=action,
             flag_reason=form.cleaned_data["flag_reason"],
             note=form.cleaned_data["note"],
+            expected_version=version,
+            ndc=form.cleaned_data["ndc"] if action == "fill" else None,
         )
+
+
+@require_POST
+@require_permission(Perm.PROCESS_FILLS)
+def item_action(request, item_id, action):
+    """One action on one fill. The page posts the version it showed (a fill someone else
+    changed meanwhile is refused, 409) and, at the fill, the NDC scanned (a wrong product is
+    refused, 400); the row comes back as it is now, with its claim and the message."""
+    if action not in ACTION_PERMS:
+        raise Http404("No such action.")
+    if not can(request, ACTION_PERMS[action]):
+        return _refuse(request, "Only a pharmacist can do this.", status=403)
+    try:
+        item = selectors.item_by_public_id(item_id, membership=request.membership)
+    except NotFoundInTenant:
+        raise Http404("No such fill.") from None
+    form = bound(ItemActionForm, request)
+    error, status = "", 200
+    try:
+        _act(request, item, action, form)
     except SchedulingError as exc:
-        error = exc.message
-        item.refresh_from_db()
+        error, status = exc.message, exc.http_status
+    item = selectors.queue_item(item_id, membership=request.membership)
     if request.htmx:
         return render(
             request,
             "scheduling/_fill_queue_item.html",
-            {"item": item, "error": error, "flag_reasons": FlagReason.choices, "just_done": action},
+            {"item": item, "error": error, "base": item_url_base(), "just_done": action},
+            status=status,
         )
     if error:
         messages.error(request, error)
     return redirect("fill-queue")
 
 
-def _refuse(request, message: str):
+def _refuse(request, message: str, *, status: int):
     if request.htmx:
-        return HttpResponse(f'<p class="warning" role="alert">{message}</p>', status=200)
-    messages.error(request, message)
-    return redirect("fill-queue")
+        return HttpResponse(f'<p class="warning" role="alert">{message}</p>', status=status)
+    return HttpResponseForbidden(message, content_type="text/plain")
 
 
 @require_POST

@@ -13,6 +13,7 @@ from medsync.tenancy import tenant_scope
 from scheduling import sweeps
 from scheduling.dates import local_today
 from scheduling.models import CycleItem, SyncCycle, SyncEnrollment
+from tests.factories.billing import PriceListEntryFactory
 from tests.scheduling.conftest import enroll, make_patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,12 +78,17 @@ def test_a_technician_fills_from_the_queue_without_a_reload(page, maple, log_in,
     today = local_today(pharmacy.time_zone)
     synced = make_patient(pharmacy, due_dates=[today + days(1), today + days(1)])
     enroll(pharmacy, synced, anchor=today + days(1))
+    for rx in synced.prescriptions:
+        PriceListEntryFactory(pharmacy=pharmacy, ndc=rx.drug.ndc)
     log_in(page, maple.technician)
     expect(page).to_have_url(re.compile(r"/fill-queue/$"))
     rows = page.get_by_test_id("queue-item")
     expect(rows).to_have_count(2)
     page.evaluate("window.__noReload = 'still here'")
-    rows.first.get_by_role("button", name="Filled").click()
+    rows.first.get_by_role("button", name=re.compile("Start")).click()
+    expect(rows.first.get_by_test_id("item-state")).to_have_text("Billed")
+    rows.first.get_by_label(re.compile("NDC scanned")).fill(synced.prescriptions[0].drug.ndc)
+    rows.first.get_by_role("button", name=re.compile("Fill")).click()
     expect(rows.first.get_by_test_id("item-state")).to_have_text("Filled, to verify")
     assert page.evaluate("window.__noReload") == "still here"  # htmx swapped the row only
     screenshot(page, "fill-queue-technician")

@@ -15,6 +15,7 @@ from tests.factories.platform import (
     UserFactory,
     valid_npi,
 )
+from tests.factories.queue import build_fill_queue
 from tests.factories.records import (
     CoverageFactory,
     DrugFactory,
@@ -45,6 +46,7 @@ __all__ = [
     "SyncDrugFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
+    "build_fill_queue",
     "bulk_build_create",
     "claim_subject",
     "valid_npi",

@@ -53,9 +53,11 @@ def test_the_fill_queue_shows_each_fill_and_moves_it_along(client, login, maple,
         item = CycleItem.objects.filter(state=ItemState.PLANNED).first()
     login(maple.technician)
     page = client.get("/fill-queue/").content.decode()
-    assert "To fill and bill" in page and f"Rx {item.prescription.rx_number}" in page
+    assert "To start and fill" in page and f"Rx {item.prescription.rx_number}" in page
     response = client.post(
-        f"/fill-queue/items/{item.public_id}/fill/", HTTP_HX_REQUEST="true"
+        f"/fill-queue/items/{item.public_id}/fill/",
+        {"ndc": item.prescription.drug.ndc},
+        HTTP_HX_REQUEST="true",
     ).content.decode()
     assert "Filled, to verify" in response
     with tenant_scope(maple.organization):
@@ -64,9 +66,10 @@ def test_the_fill_queue_shows_each_fill_and_moves_it_along(client, login, maple,
         assert Fill.objects.filter(
             prescription=item.prescription, fill_date=item.fill_date
         ).exists()
-    # Verifying is the pharmacist's: the technician is refused, nothing changes.
+    # Verifying is the pharmacist's: the technician is refused (403), nothing changes.
     refused = client.post(f"/fill-queue/items/{item.public_id}/verify/", HTTP_HX_REQUEST="true")
-    assert "Only a pharmacist" in refused.content.decode()
+    assert refused.status_code == 403 and "Only a pharmacist" in refused.content.decode()
+    assert client.post(f"/fill-queue/items/{item.public_id}/verify/").status_code == 403
     with tenant_scope(maple.organization):
         item.refresh_from_db()
         assert item.state == ItemState.FILLED
@@ -104,13 +107,13 @@ def test_handing_over_a_ready_bag_records_the_pickup(client, login, maple, froze
         sweeps.cycles_open_prefill()
         item = CycleItem.objects.get()
     login(maple.pharmacist)
-    client.post(f"/fill-queue/items/{item.public_id}/fill/")
+    client.post(f"/fill-queue/items/{item.public_id}/fill/", {"ndc": item.prescription.drug.ndc})
     client.post(f"/fill-queue/items/{item.public_id}/verify/")
     with tenant_scope(maple.organization):
         cycle = SyncCycle.objects.get()
         assert cycle.status == CycleStatus.READY
     page = client.get("/fill-queue/").content.decode()
-    assert "Ready to hand over (1 patient)" in page
+    assert "Hand over (1 ready)" in page
     client.post(f"/sync/cycles/{cycle.public_id}/pickup/")
     with tenant_scope(maple.organization):
         cycle.refresh_from_db()
@@ -133,7 +136,9 @@ def test_the_technician_hands_over_only_the_ticked_fills(client, login, maple, b
         taken, left = CycleItem.objects.order_by("pk")
     login(maple.pharmacist)
     for item in (taken, left):
-        client.post(f"/fill-queue/items/{item.public_id}/fill/")
+        client.post(
+            f"/fill-queue/items/{item.public_id}/fill/", {"ndc": item.prescription.drug.ndc}
+        )
         client.post(f"/fill-queue/items/{item.public_id}/verify/")
     with tenant_scope(maple.organization):
         cycle = SyncCycle.objects.get()
