@@ -582,3 +582,7 @@ class ImportFile(TenantOwnedModel):
 
     class Meta:
         ordering = ["batch", "id"]
+
+
+from patients.assessment_models import *  # noqa: E402, F403  assessments (templates, responses)
+from patients.clinical_models import *  # noqa: E402, F403  conditions, allergies, immunizations
