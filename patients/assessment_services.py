@@ -86,7 +86,7 @@ def assessment_library_install(*, actor: User | None = None) -> int:
         if not template.shipped:
             continue  # the pharmacy's own template took the key first
         template = (
-            AssessmentTemplate.objects.select_for_update()
+            AssessmentTemplate.objects.select_for_update(of=("self",))
             .select_related("current_version")
             .get(pk=template.pk)
         )
@@ -133,7 +133,7 @@ def assessment_template_save(
             raise ValidationError({"definition": ["Give the questions."]})
     else:
         template = (
-            AssessmentTemplate.objects.select_for_update()
+            AssessmentTemplate.objects.select_for_update(of=("self",))
             .select_related("current_version")
             .get(pk=template.pk)
         )

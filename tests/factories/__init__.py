@@ -1,6 +1,7 @@
 """The one set of factory_boy factories every test and benchmark builds rows with."""
 
 from tests.factories.bulk import bulk_build_create
+from tests.factories.clinical import AllergyFactory, ConditionFactory, ImmunizationFactory
 from tests.factories.platform import (
     TEST_PASSWORD,
     MembershipFactory,
@@ -23,9 +24,12 @@ from tests.factories.records import (
 
 __all__ = [
     "TEST_PASSWORD",
+    "AllergyFactory",
+    "ConditionFactory",
     "CoverageFactory",
     "DrugFactory",
     "FillFactory",
+    "ImmunizationFactory",
     "InhalerFactory",
     "MembershipFactory",
     "OrganizationFactory",
