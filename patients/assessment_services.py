@@ -190,13 +190,18 @@ def assessment_template_copy(*, template: AssessmentTemplate, actor: User | None
     )
 
 
+def assessment_evaluate(template: AssessmentTemplate, answers: dict) -> Result:
+    """Answers checked against the template's current version (AnswersError: {id: message})."""
+    if template.current_version is None:
+        raise AnswersError({"template": "This assessment has no questions yet."})
+    return evaluate(parse_definition(template.current_version.definition), answers)
+
+
 def assessment_check(template: AssessmentTemplate, answers: dict) -> Result:
     """Check answers against the template's current version (ValidationError naming the
     question ids that are wrong, under `answers`)."""
-    if template.current_version is None:
-        raise ValidationError({"template": ["This assessment has no questions yet."]})
     try:
-        return evaluate(parse_definition(template.current_version.definition), answers)
+        return assessment_evaluate(template, answers)
     except AnswersError as exc:
         raise ValidationError(
             {"answers": [f"{qid}: {message}" for qid, message in exc.errors.items()]}

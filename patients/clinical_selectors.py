@@ -10,7 +10,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from patients.assessment_models import AssessmentResponse, AssessmentTemplate
-from patients.assessments import DueVaccine, Schedule, parse_definition, parse_schedule
+from patients.assessments import (
+    DueVaccine,
+    Schedule,
+    parse_definition,
+    parse_schedule,
+    shown_questions,
+)
 from patients.assessments import vaccines_due as _vaccines_due
 from patients.clinical_models import (
     Allergy,
@@ -99,3 +105,61 @@ def patient_clinical_record(patient) -> dict:
             ]
         ),
     }
+
+
+def vaccines_due_for(patients, on_date: dt.date) -> dict[int, list[DueVaccine]]:
+    """`vaccines_due` for many patients at once (3 queries in all): patient pk -> due list."""
+    patients = list(patients)
+    schedule = immunization_schedule()
+    ids = [p.pk for p in patients]
+    history: dict[int, list] = {pk: [] for pk in ids}
+    for pk, vaccine, day in Immunization.objects.filter(patient_id__in=ids).values_list(
+        "patient_id", "vaccine", "administered_on"
+    ):
+        history[pk].append((vaccine, day))
+    codes: dict[int, list] = {pk: [] for pk in ids}
+    for pk, code in Condition.objects.filter(
+        patient_id__in=ids, status=ConditionStatus.ACTIVE
+    ).values_list("patient_id", "icd10_code"):
+        codes[pk].append(code)
+    return {
+        p.pk: _vaccines_due(
+            schedule,
+            birth_date=p.date_of_birth,
+            on_date=on_date,
+            history=history[p.pk],
+            condition_codes=codes[p.pk],
+        )
+        for p in patients
+    }
+
+
+def assessment_form(template: AssessmentTemplate, prefix: str) -> dict:
+    """What a page needs to ask a template's current questions: input names
+    `<prefix><question id>`, choices with their points, each question's display condition
+    (for the page's script, assessments.js) and whether it starts hidden."""
+    definition = parse_definition(template.current_version.definition)
+    shown = {q.id for q in shown_questions(definition, {})}
+    questions = []
+    for q in definition.questions:
+        if q.kind == "yes_no":
+            choices = [("yes", "Yes", q.score.get("yes")), ("no", "No", q.score.get("no"))]
+        else:
+            choices = [(c.value, c.label, c.score) for c in q.choices]
+        questions.append(
+            {
+                "id": q.id,
+                "name": f"{prefix}{q.id}",
+                "kind": q.kind,
+                "text": q.text,
+                "help": q.help,
+                "required": q.required,
+                "choices": choices,
+                "min": q.min,
+                "max": q.max,
+                "number_scored": q.kind == "number" and bool(q.score),
+                "show_if_json": json.dumps(q.show_if.as_dict()) if q.show_if else "",
+                "hidden": q.id not in shown,
+            }
+        )
+    return {"template": template, "prefix": prefix, "questions": questions}
