@@ -5,6 +5,7 @@ and the pharmacy's own schedule. Every write audited."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -25,6 +26,7 @@ from patients.assessments import (
     Result,
     definition_as_dict,
     evaluate,
+    fingerprint,
     next_version,
     parse_definition,
     parse_schedule,
@@ -63,10 +65,26 @@ def _new_version(template: AssessmentTemplate, definition, actor) -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
+def _shipped_fingerprints() -> dict[str, str]:
+    return {
+        item["key"]: fingerprint(parse_definition(item["definition"])) for item in shipped_library()
+    }
+
+
 @transaction.atomic
 def assessment_library_install(*, actor: User | None = None) -> int:
     """Make the shipped assessments available to the organization; a changed shipped file
-    becomes a new version (responses keep theirs). Idempotent; returns versions written."""
+    becomes a new version (responses keep theirs). Idempotent (one query when nothing is
+    new); returns versions written."""
+    wanted = _shipped_fingerprints()
+    installed = dict(
+        AssessmentTemplate.objects.filter(key__in=wanted).values_list(
+            "key", "current_version__fingerprint"
+        )
+    )
+    if installed == wanted:
+        return 0
     written = 0
     for item in shipped_library():
         try:
@@ -104,7 +122,8 @@ def assessment_library_install(*, actor: User | None = None) -> int:
 def _unique_key(name: str) -> str:
     base = (slugify(name)[:30] or "assessment").replace("-", "_")
     key, n = base, 1
-    while AssessmentTemplate.objects.filter(key=key).exists():
+    # The library's keys stay free for the library.
+    while key in _shipped_fingerprints() or AssessmentTemplate.objects.filter(key=key).exists():
         n += 1
         key = f"{base}_{n}"
     return key
