@@ -16,6 +16,8 @@ from django.views.decorators.http import require_POST
 from medsync.decorators import require_permission
 from medsync.roles import Perm, role_allows
 from patients import selectors, services
+from patients.agreement_models import AgreementKind, PatientAgreement
+from patients.agreement_services import agreements_due
 from patients.assessment_services import assessment_check, assessment_response_record
 from patients.assessments import vaccines_due as screen
 from patients.clinical_selectors import (
@@ -139,9 +141,17 @@ def _panel_context(request, patient, **extra) -> dict:
             c.icd10_code for c in record["conditions"] if c.status == ConditionStatus.ACTIVE
         ],
     )
+    agreements = list(
+        PatientAgreement.objects.filter(patient=patient).select_related("witnessed_by").defer("pdf")
+    )
     return {
         "patient": patient,
         **record,
+        "agreements": agreements,
+        "agreements_due": [
+            AgreementKind(kind).label for kind in agreements_due(agreements, timezone.localdate())
+        ],
+        "agreement_kinds": AgreementKind.choices,
         "vaccines_due": due,
         "vaccine_choices": [(v.key, v.name) for v in schedule.vaccines],
         "condition_statuses": ConditionStatus.choices,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from patients import assessment_views, clinical_views, views
+from patients import agreement_views, assessment_views, clinical_views, views
 
 urlpatterns = [
     path("patients/", views.patient_list, name="patient-list"),
@@ -30,6 +30,17 @@ urlpatterns = [
         clinical_views.assessment_take,
         name="assessment-take",
     ),
+    path(
+        "patients/<uuid:public_id>/agreements/<slug:kind>/",
+        agreement_views.agreement_counter,
+        name="agreement-counter",
+    ),
+    path(
+        "agreements/<uuid:agreement_id>/pdf/",
+        agreement_views.agreement_pdf_download,
+        name="agreement-pdf",
+    ),
+    path("sign/<str:token>/", agreement_views.agreement_public, name="agreement-public"),
     path("assessments/", assessment_views.assessment_list, name="assessment-list"),
     path("assessments/new/", assessment_views.assessment_builder, name="assessment-new"),
     path(
