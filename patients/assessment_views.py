@@ -85,7 +85,7 @@ def _value(op: str, text: str):
     return text
 
 
-def _condition(target: str, op: str, value: str, scored: list[str]) -> dict:
+def _condition(target: str, op: str, value: str) -> dict:
     if target == "total":
         return {"score": "total", op: _value(op, value)}
     if target.startswith("score:"):
@@ -93,11 +93,15 @@ def _condition(target: str, op: str, value: str, scored: list[str]) -> dict:
     return {"question": target, op: _value(op, value)}
 
 
+def _rows_posted(post, name: str) -> int:
+    value = post.get(name, "0")
+    return int(value) if value.isdigit() else 0
+
+
 def _definition_from_post(post) -> dict:
     """The definition the builder's rows describe (blank rows skipped)."""
     questions = []
-    count = int(post.get("question_rows", "0") or 0)
-    for i in range(min(count, 60)):
+    for i in range(min(_rows_posted(post, "question_rows"), 60)):
         get = lambda name, i=i: post.get(f"q-{i}-{name}", "").strip()  # noqa: E731
         if not get("id") and not get("text"):
             continue
@@ -131,15 +135,15 @@ def _definition_from_post(post) -> dict:
             if get("number_scored"):
                 question["score"] = {"value": True}
         if get("if_question") and get("if_op"):
-            question["show_if"] = _condition(get("if_question"), get("if_op"), get("if_value"), [])
+            question["show_if"] = _condition(get("if_question"), get("if_op"), get("if_value"))
         questions.append(question)
     flags = []
-    for j in range(min(int(post.get("flag_rows", "0") or 0), 30)):
+    for j in range(min(_rows_posted(post, "flag_rows"), 30)):
         get = lambda name, j=j: post.get(f"f-{j}-{name}", "").strip()  # noqa: E731
         if not get("label"):
             continue
         flags.append(
-            {"label": get("label"), "when": _condition(get("target"), get("op"), get("value"), [])}
+            {"label": get("label"), "when": _condition(get("target"), get("op"), get("value"))}
         )
     return {"questions": questions, "flags": flags}
 
