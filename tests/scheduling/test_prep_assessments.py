@@ -156,3 +156,38 @@ def test_an_sms_confirmation_records_no_prep_assessment(maple, cycle):
         prep_contact_record(cycle=cycle, actor=None, channel="sms", outcome="confirmed")
         assert not AssessmentResponse.objects.exists()
         assert cycle.patient.status == PatientStatus.ACTIVE
+
+
+def test_the_worklist_costs_the_same_for_one_card_or_four_with_assessments_and_screening(
+    calling, maple, cycle
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_scope(maple.organization):
+        screening = AssessmentTemplate.objects.get(key="immunization_screening")
+        assessment_template_save(template=screening, actor=None, attach_to_prep=True)
+    calling.get("/sync/prep/")
+    with CaptureQueriesContext(connection) as one:
+        calling.get("/sync/prep/")
+    pharmacy = maple.pharmacies[0]
+    with time_machine.travel(dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC), tick=False):
+        for _ in range(3):  # enrolled a week before, like the first
+            synced = make_patient(pharmacy, due_dates=[dt.date(2026, 3, 5), dt.date(2026, 3, 12)])
+            enroll(pharmacy, synced, anchor=dt.date(2026, 3, 12))
+    with tenant_scope(maple.organization):
+        sweeps.cycles_open_prep()
+    with CaptureQueriesContext(connection) as four:
+        page = calling.get("/sync/prep/").content.decode()
+    assert page.count('data-testid="prep-card"') == 4
+    assert page.count('data-testid="vaccines-due"') == 4
+    # Reads are the same; only the access log grows, one audit row per patient shown.
+    assert len(_reads(four)) == len(_reads(one))
+
+
+def _reads(captured) -> list[str]:
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if "medsync_auditevent" not in q["sql"] and "SAVEPOINT" not in q["sql"]
+    ]
