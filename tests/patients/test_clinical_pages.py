@@ -225,3 +225,35 @@ def test_birch_cannot_open_or_change_maples_assessment(client, login, maple, bir
     with tenant_scope(maple.organization):
         phq.refresh_from_db()
         assert not phq.attach_to_prep
+
+
+def test_a_member_limited_to_main_st_cannot_assess_or_read_an_elm_ave_patient(client, login, maple):
+    from medsync.models import MembershipPharmacy
+    from medsync.roles import Role
+    from tests.factories import MembershipFactory, PatientFactory, UserFactory
+
+    main_st, elm = maple.pharmacies
+    limited = UserFactory(email="limited@maple.test")
+    membership = MembershipFactory(
+        organization=maple.organization,
+        user=limited,
+        role=Role.PHARMACIST,
+        limited_to_pharmacies=True,
+    )
+    MembershipPharmacy.objects.create(
+        organization=maple.organization, membership=membership, pharmacy=main_st
+    )
+    with tenant_scope(maple.organization):
+        assessment_library_install()
+        steadi = AssessmentTemplate.objects.get(key="steadi")
+        ours = PatientFactory(organization=maple.organization, home_pharmacy=main_st)
+        theirs = PatientFactory(organization=maple.organization, home_pharmacy=elm)
+    login(limited)
+    assert (
+        client.get(f"/patients/{ours.public_id}/assessments/{steadi.public_id}/").status_code == 200
+    )
+    url = f"/patients/{theirs.public_id}/assessments/{steadi.public_id}/"
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"a-steadi-fallen": "no"}).status_code == 404
+    with tenant_scope(maple.organization):
+        assert not AssessmentResponse.objects.exists()
