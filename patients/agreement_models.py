@@ -9,7 +9,13 @@ from django.db.models import Q
 
 from medsync.tenancy import TenantOwnedModel, tenant_manager
 
-__all__ = ["AgreementKind", "AgreementLink", "AgreementMethod", "PatientAgreement"]
+__all__ = [
+    "AgreementKind",
+    "AgreementLink",
+    "AgreementMethod",
+    "AgreementReminder",
+    "PatientAgreement",
+]
 
 
 class AgreementKind(models.TextChoices):
@@ -77,3 +83,23 @@ class AgreementLink(TenantOwnedModel):
                 condition=Q(expires_at__gt=models.F("created_at")), name="agreement_link_expires"
             )
         ]
+
+
+class AgreementReminder(TenantOwnedModel):
+    """The yearly re-sign reminder: opened by the daily sweep a month before an agreement's
+    year ends (one per agreement), closed when the patient signs that kind again."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    agreement = models.OneToOneField(
+        PatientAgreement, on_delete=models.CASCADE, related_name="reminder"
+    )
+    kind = models.CharField(max_length=16, choices=AgreementKind.choices)
+    due_on = models.DateField(help_text="The day the signed agreement runs out.")
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = tenant_manager()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        indexes = [models.Index(fields=["organization", "resolved_at", "due_on"])]

@@ -23,11 +23,12 @@ from PIL import Image
 
 from medsync.models import User
 from medsync.services import audit_record
-from medsync.tenancy import scopes_disabled, tenant_scope
+from medsync.tenancy import current_organization, scopes_disabled, tenant_scope
 from patients.agreement_models import (
     AgreementKind,
     AgreementLink,
     AgreementMethod,
+    AgreementReminder,
     PatientAgreement,
 )
 
@@ -183,6 +184,9 @@ def agreement_sign(
         valid_until=timezone.localtime(now).date() + dt.timedelta(days=VALID_FOR_DAYS),
         pdf=pdf,
     )
+    AgreementReminder.objects.filter(patient=patient, kind=kind, resolved_at__isnull=True).update(
+        resolved_at=now
+    )
     audit_record(
         action="patients.agreement.signed",
         actor=witness,
@@ -262,6 +266,54 @@ def agreement_link_sign(
         )
         AgreementLink.objects.filter(pk=link.pk).update(agreement=agreement)
     return agreement
+
+
+REMIND_DAYS_BEFORE = 30
+
+
+@transaction.atomic
+def agreement_reminders_open(*, today: dt.date, now: dt.datetime | None = None) -> int:
+    """The daily sweep: open a re-sign reminder for each patient's latest agreement of a kind
+    that runs out within REMIND_DAYS_BEFORE days. Safe to run twice (one reminder per
+    agreement, by a unique key); returns how many it opened."""
+    now = now or timezone.now()
+    latest = (
+        PatientAgreement.objects.order_by("patient_id", "kind", "-signed_at")
+        .distinct("patient_id", "kind")
+        .values("pk", "patient_id", "kind", "valid_until")
+    )
+    due = [
+        row for row in latest if row["valid_until"] <= today + dt.timedelta(days=REMIND_DAYS_BEFORE)
+    ]
+    if not due:
+        return 0
+    organization = current_organization()  # bulk_create does not call save()
+    already = set(
+        AgreementReminder.objects.filter(agreement_id__in=[r["pk"] for r in due]).values_list(
+            "agreement_id", flat=True
+        )
+    )
+    created = AgreementReminder.objects.bulk_create(
+        [
+            AgreementReminder(
+                organization=organization,
+                patient_id=row["patient_id"],
+                agreement_id=row["pk"],
+                kind=row["kind"],
+                due_on=row["valid_until"],
+                created_at=now,
+            )
+            for row in due
+            if row["pk"] not in already
+        ],
+        ignore_conflicts=True,
+    )
+    if created:
+        audit_record(
+            action="patients.agreement_reminders.opened",
+            metadata={"count": len(created)},
+        )
+    return len(created)
 
 
 def agreements_due(patients_agreements: list[PatientAgreement], today: dt.date) -> list[str]:

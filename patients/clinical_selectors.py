@@ -9,6 +9,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from patients.agreement_models import AgreementKind, AgreementReminder
 from patients.assessment_models import AssessmentResponse, AssessmentTemplate
 from patients.assessments import (
     DueVaccine,
@@ -163,3 +164,13 @@ def assessment_form(template: AssessmentTemplate, prefix: str) -> dict:
             }
         )
     return {"template": template, "prefix": prefix, "questions": questions}
+
+
+def open_agreement_reminders(patients) -> dict[int, list[str]]:
+    """patient pk -> labels of the agreements they should re-sign (open reminders; 1 query)."""
+    due: dict[int, list[str]] = {}
+    for patient_id, kind in AgreementReminder.objects.filter(
+        patient__in=[p.pk for p in patients], resolved_at__isnull=True
+    ).values_list("patient_id", "kind"):
+        due.setdefault(patient_id, []).append(AgreementKind(kind).label)
+    return due

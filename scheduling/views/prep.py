@@ -13,6 +13,7 @@ from patients.assessment_services import assessment_library_install
 from patients.clinical_selectors import (
     PREP_CONTACT,
     assessment_form,
+    open_agreement_reminders,
     prep_assessments,
     vaccines_due_for,
 )
@@ -56,6 +57,7 @@ def prep_worklist(request):
     viewed(request, [cycle.patient for cycle in page.object_list], "prep_worklist")
     choices = _prep_choices()
     _attach_vaccines_due(list(page.object_list), choices, today)
+    _attach_agreements_to_resign(list(page.object_list))
     return render(
         request,
         "scheduling/prep_worklist.html",
@@ -66,6 +68,13 @@ def prep_worklist(request):
             **choices,
         },
     )
+
+
+def _attach_agreements_to_resign(cycles) -> None:
+    """Agreements whose yearly re-sign reminder is open: the call is the time to say so."""
+    due = open_agreement_reminders([cycle.patient for cycle in cycles])
+    for cycle in cycles:
+        cycle.agreements_to_resign = due.get(cycle.patient_id, [])
 
 
 def _attach_vaccines_due(cycles, choices: dict, today) -> None:

@@ -165,3 +165,38 @@ def test_an_agreement_is_due_for_re_signing_a_month_before_its_year_ends(maple, 
         )
     assert agreements_due([signed], dt.date(2026, 10, 31)) == []
     assert agreements_due([signed], dt.date(2026, 11, 1)) == ["sync_enrollment"]
+
+
+def test_the_re_sign_sweep_opens_one_reminder_a_month_ahead_and_a_new_signature_closes_it(
+    maple, ada
+):
+    from patients.agreement_services import agreement_reminders_open
+    from patients.models import AgreementReminder
+
+    with tenant_scope(maple.organization):
+        signed = agreement_sign(
+            patient=ada,
+            kind="sync_enrollment",
+            method="typed_name",
+            signer_name="Ada",
+            agreed=True,
+            actor=None,
+            now=dt.datetime(2025, 11, 20, 15, tzinfo=dt.UTC),
+        )
+        assert agreement_reminders_open(today=dt.date(2026, 10, 20)) == 0
+        assert agreement_reminders_open(today=dt.date(2026, 10, 21)) == 1
+        assert agreement_reminders_open(today=dt.date(2026, 10, 22)) == 0  # run twice = once
+        reminder = AgreementReminder.objects.get()
+        assert (reminder.agreement, reminder.due_on) == (signed, dt.date(2026, 11, 20))
+        agreement_sign(
+            patient=ada,
+            kind="sync_enrollment",
+            method="typed_name",
+            signer_name="Ada",
+            agreed=True,
+            actor=None,
+            now=dt.datetime(2026, 11, 2, 15, tzinfo=dt.UTC),
+        )
+        reminder.refresh_from_db()
+        assert reminder.resolved_at is not None
+        assert agreement_reminders_open(today=dt.date(2026, 11, 3)) == 0  # the new one is fresh

@@ -191,3 +191,22 @@ def _reads(captured) -> list[str]:
         for q in captured.captured_queries
         if "medsync_auditevent" not in q["sql"] and "SAVEPOINT" not in q["sql"]
     ]
+
+
+def test_the_card_says_which_agreement_to_re_sign(calling, maple, cycle):
+    from patients.agreement_services import agreement_reminders_open, agreement_sign
+
+    with tenant_scope(maple.organization):
+        agreement_sign(
+            patient=cycle.patient,
+            kind="cmr_consent",
+            method="typed_name",
+            signer_name="Pat",
+            agreed=True,
+            actor=None,
+            now=dt.datetime(2025, 3, 20, 15, tzinfo=dt.UTC),
+        )
+        assert agreement_reminders_open(today=dt.date(2026, 3, 5)) == 1
+    page = calling.get("/sync/prep/").content.decode()
+    assert 'data-testid="agreements-to-resign"' in page
+    assert "Consent to a comprehensive medication review" in page
