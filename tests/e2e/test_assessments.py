@@ -87,3 +87,28 @@ def test_build_an_assessment_ask_it_at_the_prep_call_and_follow_up_the_flag(
         assert task.assessment_response == response
         assert response.answers == {"dizzy": True, "falls": 2}
         assert AssessmentTemplate.objects.get(key="dizziness_check").current_version.number == 1
+
+
+def test_a_patient_signs_the_cmr_consent_on_the_counter_signature_pad(page, maple, log_in):
+    from patients.models import PatientAgreement
+    from tests.factories import PatientFactory
+
+    with tenant_scope(maple.organization):
+        patient = PatientFactory(organization=maple.organization, home_pharmacy=maple.pharmacies[0])
+    log_in(page, maple.pharmacist)
+    page.goto(f"/patients/{patient.public_id}/agreements/cmr_consent/")
+    pad = page.get_by_test_id("signature-pad")
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 100)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + 20 + step * 25, box["y"] + 100 - (step % 3) * 30)
+    page.mouse.up()
+    page.get_by_label("Full name of the signer").fill(patient.full_name)
+    page.get_by_label("The patient (or caregiver) read and agrees to this.").check()
+    page.get_by_test_id("sign-agreement").click()
+    expect(page.get_by_test_id("clinical-panel")).to_contain_text("signed")
+    assert page.console_errors == [], page.console_errors
+    with tenant_scope(maple.organization):
+        agreement = PatientAgreement.objects.get()
+    assert agreement.method == "signature_pad" and bytes(agreement.pdf).startswith(b"%PDF")
