@@ -22,6 +22,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # midnight is caught within the hour; each sweep compares local dates, so a 23- or
     # 25-hour day neither skips nor repeats work. Order within the hour: cycles, re-plans,
     # prep, pre-fill, pickups; message requests are handed over on commit and every 10 min.
+    # Patients: open the yearly agreement re-sign reminders (a month ahead), once a day.
+    "patients.agreement-reminders": {
+        "task": "patients.fan_out_agreement_reminders",
+        "schedule": crontab(minute=40, hour=9),
+    },
     "scheduling.ensure-cycles": {
         "task": "scheduling.tasks.fan_out_ensure_cycles",
         "schedule": crontab(minute=2),

@@ -582,3 +582,8 @@ class ImportFile(TenantOwnedModel):
 
     class Meta:
         ordering = ["batch", "id"]
+
+
+from patients.agreement_models import *  # noqa: E402, F403  agreements and signing links
+from patients.assessment_models import *  # noqa: E402, F403  assessments (templates, responses)
+from patients.clinical_models import *  # noqa: E402, F403  conditions, allergies, immunizations

@@ -170,3 +170,7 @@ def supply_timeline(patient: Patient, *, today: dt.date, days: int = 120) -> lis
             )
         )
     return rows
+
+
+# The clinical record and assessments (patients/clinical_selectors.py).
+from patients.clinical_selectors import immunization_schedule, prep_assessments, vaccines_due  # noqa: E402, F401

@@ -1,9 +1,12 @@
-"""Import jobs: thin tasks that load the batch in its tenant and call a service."""
+"""Import jobs and the agreement re-sign sweep: thin tasks that enter the tenant and call a
+service."""
 
 from celery import shared_task
+from django.utils import timezone
 
-from medsync.jobs import TenantTask
+from medsync.jobs import TenantTask, fan_out
 from medsync.models import User
+from patients.agreement_services import agreement_reminders_open
 from patients.models import ImportBatch
 from patients.services import import_batch_apply, import_batch_preview
 
@@ -23,3 +26,14 @@ def import_apply(*, organization_id: str, batch_id: str, actor_id: str | None = 
     actor = User.objects.filter(public_id=actor_id).first() if actor_id else None
     if batch is not None:
         import_batch_apply(batch=batch, actor=actor)
+
+
+@shared_task(base=TenantTask, name="patients.agreement_reminders")
+def agreement_reminders(*, organization_id: str) -> int:
+    """Open the yearly re-sign reminders due (agreement_services.agreement_reminders_open)."""
+    return agreement_reminders_open(today=timezone.localdate())
+
+
+@shared_task(name="patients.fan_out_agreement_reminders", acks_late=True)
+def fan_out_agreement_reminders() -> int:
+    return fan_out(agreement_reminders)

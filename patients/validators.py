@@ -49,3 +49,27 @@ def validate_bin(value: str) -> None:
     """Model validator: a BIN (IIN) routes a claim to its processor, exactly 6 digits."""
     if not re.fullmatch(r"\d{6}", value or ""):
         raise ValidationError("A BIN (IIN) is exactly 6 digits.", code="bin_format")
+
+
+# ICD-10-CM: a letter, a digit, a digit or letter, then optionally a dot and 1-4 more
+# characters (E11.9, I10, S72.001A). Stored upper case with the dot.
+_ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+
+
+def normalize_icd10(value: str) -> str:
+    """An ICD-10-CM code in its written form (E11.9), or ValidationError naming the format."""
+    raw = (value or "").strip().upper()
+    if re.fullmatch(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{1,4}", raw):
+        raw = f"{raw[:3]}.{raw[3:]}"  # E119 -> E11.9
+    if not _ICD10CM.match(raw):
+        raise ValidationError(
+            "Not an ICD-10-CM code: a letter, two characters, then a dot and up to 4 more "
+            "(E11.9, I10, S72.001A).",
+            code="icd10",
+        )
+    return raw
+
+
+def validate_icd10(value: str) -> None:
+    if normalize_icd10(value) != value:
+        raise ValidationError("Write the ICD-10-CM code in capitals with its dot (E11.9).")

@@ -78,6 +78,7 @@ class TaskKind(models.TextChoices):
     UNREACHABLE = "unreachable", "Patient unreachable before the anchor"
     RETURN_TO_STOCK = "return_to_stock", "Reverse and return unclaimed fills to stock"
     SIDE_EFFECTS = "side_effects", "Pharmacist to review side effects the patient reported"
+    ASSESSMENT_FLAG = "assessment_flag", "Pharmacist to follow up a flagged assessment answer"
 
 
 class TaskStatus(models.TextChoices):
@@ -101,6 +102,14 @@ class FollowUpTask(TenantOwnedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     resolution_note = models.CharField(max_length=500, blank=True)
+    # An assessment flag's task: the response whose answer raised it (the detail quotes it).
+    assessment_response = models.ForeignKey(
+        "patients.AssessmentResponse",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = tenant_manager()
 

@@ -9,7 +9,17 @@ from django.utils import timezone
 
 from medsync.models import User
 from medsync.services import audit_record
-from patients.models import InpatientStay, StayKind, StaySource
+from patients.assessment_services import assessment_evaluate, assessment_response_record
+from patients.assessments import AnswersError, Result, parse_definition
+from patients.clinical_selectors import PREP_CONTACT, prep_assessments
+from patients.models import (
+    AssessmentTemplate,
+    InpatientStay,
+    Patient,
+    ResponseContext,
+    StayKind,
+    StaySource,
+)
 from scheduling.dates import local_today
 from scheduling.exceptions import SchedulingError
 from scheduling.models import (
@@ -76,6 +86,105 @@ def _check_stay_dates(admitted: dt.date | None, discharged: dt.date | None, toda
         )
 
 
+def assessment_field(key: str, question_id: str) -> str:
+    """The form field of an attached assessment's question on the prep card."""
+    return f"a-{key}-{question_id}"
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _check_assessments(
+    given: dict[str, dict], prep_answers: dict, reached: bool
+) -> list[tuple[AssessmentTemplate, Result]]:
+    """The prep call's assessments to record, checked: the prep-contact one from the five
+    answers (when all were given), each other attached one the caller started. An
+    assessment not attached to the prep call, or a wrong answer, is a SchedulingError naming
+    its field; nothing is written."""
+    attached = {template.key: template for template in prep_assessments()}
+    unknown = sorted(set(given) - set(attached))
+    if unknown:
+        raise SchedulingError(
+            "Not an assessment of the prep call.",
+            fields={key: ["Not attached to the prep call."] for key in unknown},
+        )
+    if not reached:
+        return []
+    checked: list[tuple[AssessmentTemplate, Result]] = []
+    errors: dict[str, list[str]] = {}
+    for key, template in attached.items():
+        answers = dict(given.get(key, {}))
+        if key == PREP_CONTACT:
+            if any(value is None for value in prep_answers.values()):
+                continue  # an SMS reply: the questions were not asked
+            answers.update(prep_answers)
+        elif all(_blank(value) for value in answers.values()):
+            continue  # not asked at this call
+        try:
+            checked.append((template, assessment_evaluate(template, answers)))
+        except AnswersError as exc:
+            definition = parse_definition(template.current_version.definition)
+            for question_id, message in exc.errors.items():
+                question = definition.question(question_id)
+                where = f"{template.name}, “{question.text}”" if question else template.name
+                errors[assessment_field(key, question_id)] = [f"{where}: {message}"]
+    if errors:
+        raise SchedulingError("Check the assessment answers marked below.", fields=errors)
+    return checked
+
+
+def _flag_detail(template: AssessmentTemplate, result: Result) -> list[str]:
+    definition = parse_definition(template.current_version.definition)
+    lines = []
+    for flag in result.flags:
+        question = definition.question(flag.question) if flag.question else None
+        said = f'"{question.text}" {flag.answer}' if question else flag.answer
+        lines.append(f"{template.name}: {flag.label} ({said})")
+    return lines
+
+
+def _record_assessments(
+    cycle: SyncCycle,
+    checked: list[tuple[AssessmentTemplate, Result]],
+    *,
+    actor: User | None,
+    now: dt.datetime,
+) -> None:
+    """Store each response with its version; flagged answers open one follow-up task for
+    the pharmacist that quotes each answer that raised a flag."""
+    if not checked:
+        return
+    patient = Patient.objects.get(pk=cycle.patient_id)
+    flagged, lines = None, []
+    for template, result in checked:
+        response = assessment_response_record(
+            patient=patient,
+            template=template,
+            answers=result.answers,
+            actor=actor,
+            context=ResponseContext.PREP_CALL,
+            cycle_public_id=cycle.public_id,
+            result=result,
+            now=now,
+        )
+        if result.flags:
+            flagged = flagged or response
+            lines.extend(_flag_detail(template, result))
+    if flagged is not None:
+        FollowUpTask.objects.get_or_create(
+            cycle=cycle,
+            kind=TaskKind.ASSESSMENT_FLAG,
+            defaults={
+                "patient_id": cycle.patient_id,
+                "due_on": local_today(cycle.pharmacy.time_zone, now),
+                "detail": "; ".join(lines)[:300],
+                "created_at": now,
+                "assessment_response": flagged,
+            },
+        )
+
+
 @transaction.atomic
 def prep_contact_record(
     *,
@@ -92,13 +201,18 @@ def prep_contact_record(
     notes: str = "",
     stay_admitted_on: dt.date | None = None,
     stay_discharged_on: dt.date | None = None,
+    assessments: dict[str, dict] | None = None,
     now: dt.datetime | None = None,
 ) -> PrepContact:
     """The prep call's structured answers (DOMAIN 1, step 5). Changes open a re-plan.
 
     A hospital stay with its admission date (and discharge date, empty while still in)
     records the stay on the patient's record once, for PDC (DOMAIN 6: the days in the stay
-    leave the period, the supply held resumes after discharge)."""
+    leave the period, the supply held resumes after discharge).
+
+    The call also runs the assessments attached to the prep call (`assessments`: template
+    key -> {question id: answer}); the five questions are the shipped prep-contact
+    assessment. Each response keeps its version; a flagged answer opens a follow-up task."""
     now = now or timezone.now()
     validate_choice(channel, EventChannel, "channel", "how the patient was contacted")
     validate_choice(outcome, ContactOutcome, "outcome", "the outcome")
@@ -136,6 +250,9 @@ def prep_contact_record(
                 "The patient reported changes: record the outcome as 'changes reported'.",
                 fields={"outcome": ["Changes were reported."]},
             )
+    checked = _check_assessments(
+        assessments or {}, answers, reached=outcome != ContactOutcome.UNREACHABLE
+    )
     today = local_today(cycle.pharmacy.time_zone, now)
     if not answers["hospital_stay"]:
         stay_admitted_on = stay_discharged_on = None
@@ -205,6 +322,7 @@ def prep_contact_record(
                 "created_at": now,
             },
         )
+    _record_assessments(cycle, checked, actor=actor, now=now)
     audit_record(
         action="scheduling.prep_contact.recorded",
         actor=actor,

@@ -7,6 +7,7 @@ from tests.factories.billing import (
     claim_subject,
 )
 from tests.factories.bulk import bulk_build_create
+from tests.factories.clinical import AllergyFactory, ConditionFactory, ImmunizationFactory
 from tests.factories.platform import (
     TEST_PASSWORD,
     MembershipFactory,
@@ -30,9 +31,12 @@ from tests.factories.records import (
 
 __all__ = [
     "TEST_PASSWORD",
+    "AllergyFactory",
+    "ConditionFactory",
     "CoverageFactory",
     "DrugFactory",
     "FillFactory",
+    "ImmunizationFactory",
     "InhalerFactory",
     "MembershipFactory",
     "OrganizationFactory",

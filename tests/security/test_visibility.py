@@ -71,6 +71,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     "messaging-close": ("conversation", "post"),
     "messaging-simulate": ("conversation", "post"),
     "messaging-patient-consent": ("patient", "post"),
+    "clinical-panel": ("patient", "get"),
+    "clinical-add": ("patient", "post"),
+    "agreement-counter": ("patient", "get"),
+    "agreement-pdf": ("agreement", "get"),
     # API
     "api-patient-detail": ("patient", "get"),
     "api-prescription-detail": ("prescription", "get"),
@@ -101,6 +105,12 @@ ROUTES: dict[str, tuple[str, str]] = {
     "api-claim-submit": ("claim", "post"),
     "api-claim-rebill": ("claim", "post"),
     "api-claim-reverse": ("claim", "post"),
+    "api-condition-detail": ("condition", "get"),
+    "api-allergy-detail": ("allergy", "get"),
+    "api-immunization-detail": ("immunization", "get"),
+    "api-inpatient-stay-detail": ("stay", "get"),
+    "api-assessment-response-detail": ("response", "get"),
+    "api-vaccines-due": ("patient", "get"),
 }
 # Routes with an id that is not a patient's record, and why.
 OTHER_ROUTES = {
@@ -123,9 +133,20 @@ OTHER_ROUTES = {
     "account-session-end": "the user's own session",
     "password_reset_confirm": "a password reset link",
     "invitation": "a team invitation link",
+    "assessment-edit": "an assessment template (organization-wide questions, no patient data)",
+    "assessment-settings": "an assessment template",
+    "api-assessment-detail": "an assessment template",
+    "api-assessment-copy": "an assessment template",
+    "agreement-public": "a one-time signing link (the token is the key; no login)",
+    "assessment-take": "a patient and an assessment template: two ids, walked in "
+    "tests/patients/test_clinical_pages.py (a limited pharmacist gets 404 for Elm Ave)",
 }
 SLUGS = {"action": "flag", "decision": "accept", "status": "done"}
-PAGE_SLUGS = {"sync-enrollment-action": {"action": "pause"}}
+PAGE_SLUGS = {
+    "sync-enrollment-action": {"action": "pause"},
+    "clinical-add": {"kind": "condition"},
+    "agreement-counter": {"kind": "cmr_consent"},
+}
 
 
 def _routes_with_ids():
@@ -178,7 +199,9 @@ def _side(tenant, pharmacy, *, last_name: str) -> Side:
             provider_sid=f"SMvis{patient.pk}",
         )
         rx = synced.prescriptions[0]
+        clinical = _clinical_rows(patient)
         ids = {
+            **clinical,
             "patient": patient.public_id,
             "prescription": rx.public_id,
             "fill": rx.fills.first().public_id,
@@ -200,6 +223,40 @@ def _claim_for(item):
         days_supply=item.days_supply, fill_number=1, scc_codes=tuple(item.scc_codes),
     )  # fmt: skip
     return claim_submit(subject=subject, actor=None)
+
+
+def _clinical_rows(patient) -> dict:
+    """A condition, allergy, immunization, stay, assessment response and agreement."""
+    from patients.agreement_services import agreement_sign
+    from patients.assessment_services import (
+        assessment_library_install,
+        assessment_response_record,
+    )
+    from patients.models import AssessmentTemplate, InpatientStay
+    from tests.factories import AllergyFactory, ConditionFactory, ImmunizationFactory
+
+    assessment_library_install()
+    smoking = AssessmentTemplate.objects.select_related("current_version").get(key="smoking_status")
+    response = assessment_response_record(
+        patient=patient, template=smoking, answers={"status": "never"}, actor=None
+    )
+    stay = InpatientStay.objects.create(patient=patient, admitted_on=dt.date(2026, 1, 5))
+    agreement = agreement_sign(
+        patient=patient,
+        kind="cmr_consent",
+        method="typed_name",
+        signer_name=patient.full_name,
+        agreed=True,
+        actor=None,
+    )
+    return {
+        "condition": ConditionFactory(patient=patient).public_id,
+        "allergy": AllergyFactory(patient=patient).public_id,
+        "immunization": ImmunizationFactory(patient=patient).public_id,
+        "stay": stay.public_id,
+        "response": response.public_id,
+        "agreement": agreement.public_id,
+    }
 
 
 @pytest.fixture
