@@ -224,3 +224,6 @@ class PlanRule(TenantOwnedModel):
         if any(mine and mine.upper() != (theirs or "").strip().upper() for mine, theirs in pairs):
             return False
         return not self.plan_type or self.plan_type == coverage.plan_type
+
+
+from billing.service_claim_models import *  # noqa: E402, F403  (service billing, DOMAIN 9)
