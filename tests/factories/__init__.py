@@ -1,6 +1,13 @@
 """The one set of factory_boy factories every test and benchmark builds rows with."""
 
 from tests.factories.bulk import bulk_build_create
+from tests.factories.clinical import (
+    AppointmentFactory,
+    MedicalPayerFactory,
+    PharmacistProviderFactory,
+    ServiceFeeFactory,
+    billing_setup,
+)
 from tests.factories.platform import (
     TEST_PASSWORD,
     MembershipFactory,
@@ -23,19 +30,24 @@ from tests.factories.records import (
 
 __all__ = [
     "TEST_PASSWORD",
+    "AppointmentFactory",
     "CoverageFactory",
     "DrugFactory",
     "FillFactory",
     "InhalerFactory",
+    "MedicalPayerFactory",
     "MembershipFactory",
     "OrganizationFactory",
     "PatientFactory",
+    "PharmacistProviderFactory",
     "PharmacyFactory",
     "PrescriberFactory",
     "PrescriptionFactory",
+    "ServiceFeeFactory",
     "SyncDrugFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
+    "billing_setup",
     "bulk_build_create",
     "valid_npi",
 ]
