@@ -271,7 +271,12 @@ def service_claims_export(
     try:
         with transaction.atomic():
             ServiceClaimExportLine.objects.bulk_create(
-                [ServiceClaimExportLine(export=export, line=line) for line in lines]
+                [
+                    ServiceClaimExportLine(
+                        organization_id=export.organization_id, export=export, line=line
+                    )
+                    for line in lines
+                ]
             )
     except IntegrityError:
         raise ValidationError({"date_from": ["Some of these lines were just exported."]}) from None
