@@ -1,3 +1,19 @@
 """Pages of the billing app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from billing import views
+
+urlpatterns: list = [
+    path("billing/services/", views.service_billing, name="service-billing"),
+    path(
+        "billing/services/exports/<uuid:export_id>/",
+        views.export_download,
+        name="service-claim-export-download",
+    ),
+    path(
+        "billing/services/lines/<uuid:line_id>/status/",
+        views.line_status,
+        name="service-claim-line-status",
+    ),
+]

@@ -11,11 +11,12 @@ class SchedulingConfig(AppConfig):
         from patients.panels import register_patient_panel
         from patients.visibility import register_patient_pharmacy_link
         from scheduling import tasks  # noqa: F401 - services and sweeps queue jobs by name
-        from scheduling.panels import sync_panel
+        from scheduling.panels import appointments_panel, sync_panel
         from scheduling.selectors.patients import sync_at_pharmacies
         from scheduling.services import cycle_sms_reply, has_open_prep_question
 
         register_reply_handler(cycle_sms_reply)
         register_open_prep_question_check(has_open_prep_question)
         register_patient_panel("sync", sync_panel, order=10)
+        register_patient_panel("appointments", appointments_panel, order=20)
         register_patient_pharmacy_link("sync", sync_at_pharmacies)
