@@ -45,11 +45,17 @@ def service_billing(request):
             actor=request.user,
         )
     today = dt.date.today()
+    pharmacies = pharmacies_visible_to(request.membership)
     form = ExportForm(
         request.POST or None,
-        pharmacies=pharmacies_visible_to(request.membership),
+        pharmacies=pharmacies,
         payers=selectors.payer_list(),
-        initial={"date_from": today.replace(day=1), "date_to": today, "format": "837p"},
+        initial={
+            "pharmacy": pharmacies.first(),
+            "date_from": today.replace(day=1),
+            "date_to": today,
+            "format": "837p",
+        },
     )
     if request.method == "POST":
         if not _may_export(request):

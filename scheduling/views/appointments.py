@@ -335,11 +335,13 @@ urlpatterns = [
     path("appointments/", calendar, name="appointment-calendar"),
     path("appointments/day.ics", pharmacist_day, name="appointment-ics"),
     path("appointments/book/<uuid:patient_id>/", book, name="appointment-book"),
-    path("appointments/<uuid:appointment_id>/document/", document, name="appointment-document"),
+    path(
+        "appointments/<uuid:appointment_id>/document/", document, name="appointment-document-page"
+    ),
     path(
         "appointments/<uuid:appointment_id>/<slug:status>/",
         appointment_status,
-        name="appointment-status",
+        name="appointment-set-status",
     ),
     path("services/<uuid:service_id>/", service_detail, name="clinical-service"),
     path(
