@@ -24,9 +24,12 @@ from billing.models import (
     ExportFormat,
     LineStatus,
     MedicalPayer,
+    PharmacistProvider,
+    PharmacyBillingProfile,
     ServiceClaimExport,
     ServiceClaimExportLine,
     ServiceClaimLine,
+    ServiceFee,
     ServiceKind,
     validate_cpt,
     validate_icd10,
@@ -296,3 +299,65 @@ def service_claims_export(
         actor=actor,
     )
     return export
+
+
+# --- Billing settings: tax ID, pharmacists' NPIs, payers, the fee schedule ------------------
+
+
+def _saved(instance, actor: User, action: str, fields: list[str]):
+    instance.full_clean(exclude=["organization"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        raise ValidationError({fields[0]: ["This one already exists."]}) from None
+    audit_record(action=action, actor=actor, target=instance, metadata={"fields": fields})
+    return instance
+
+
+@transaction.atomic
+def billing_profile_save(
+    *, pharmacy: Pharmacy, tax_id: str, taxonomy_code: str = "3336C0003X", actor: User
+) -> PharmacyBillingProfile:
+    profile = PharmacyBillingProfile.objects.filter(pharmacy=pharmacy).first()
+    profile = profile or PharmacyBillingProfile(pharmacy=pharmacy)
+    profile.tax_id = (tax_id or "").replace("-", "").strip()
+    profile.taxonomy_code = (taxonomy_code or "3336C0003X").strip().upper()
+    return _saved(profile, actor, "billing.billing_profile.saved", ["tax_id", "taxonomy_code"])
+
+
+@transaction.atomic
+def pharmacist_provider_save(
+    *, user: User, npi: str, first_name: str, last_name: str, actor: User
+) -> PharmacistProvider:
+    provider = PharmacistProvider.objects.filter(user=user).first() or PharmacistProvider(user=user)
+    provider.npi = (npi or "").strip()
+    provider.first_name = first_name.strip()
+    provider.last_name = last_name.strip()
+    return _saved(provider, actor, "billing.pharmacist_provider.saved", ["npi"])
+
+
+@transaction.atomic
+def medical_payer_create(*, name: str, payer_id: str, actor: User) -> MedicalPayer:
+    payer = MedicalPayer(name=name.strip(), payer_id=(payer_id or "").strip().upper())
+    return _saved(payer, actor, "billing.medical_payer.created", ["payer_id", "name"])
+
+
+@transaction.atomic
+def service_fee_save(
+    *,
+    pharmacy: Pharmacy,
+    code: str,
+    charge: Decimal,
+    actor: User,
+    payer: MedicalPayer | None = None,
+    modifiers=(),
+) -> ServiceFee:
+    code = (code or "").strip().upper()
+    fee = ServiceFee.objects.filter(pharmacy=pharmacy, payer=payer, code=code).first()
+    fee = fee or ServiceFee(pharmacy=pharmacy, payer=payer, code=code)
+    fee.charge = charge
+    fee.modifiers = [m.strip().upper() for m in modifiers if m.strip()][:4]
+    if any(len(m) != 2 for m in fee.modifiers):
+        raise ValidationError({"modifiers": ["Modifiers are 2 characters each (e.g. 33, GT)."]})
+    return _saved(fee, actor, "billing.service_fee.saved", ["code", "charge"])

@@ -2,10 +2,15 @@
 
 from django.urls import path
 
-from billing import views
+from billing import settings_views, views
 
 urlpatterns: list = [
     path("billing/services/", views.service_billing, name="service-billing"),
+    path(
+        "billing/services/settings/",
+        settings_views.billing_settings,
+        name="service-billing-settings",
+    ),
     path(
         "billing/services/exports/<uuid:export_id>/",
         views.export_download,
