@@ -52,3 +52,7 @@ class FeeForm(forms.Form):
     code = forms.CharField(label="CPT/HCPCS", max_length=5)
     modifiers = forms.CharField(max_length=20, required=False, help_text="e.g. 33 or GT, space")
     charge = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0)
+
+
+class StatusFileForm(forms.Form):
+    file = forms.FileField(help_text="CSV: line,status,paid_amount,denial_reason")

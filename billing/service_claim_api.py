@@ -308,7 +308,10 @@ class ExportViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
         return Response(self.get_serializer(export).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)}
+        responses={
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="X12 837P"),
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="CMS-1500"),
+        }
     )
     @action(detail=True, methods=["get"])
     def file(self, request, *args, **kwargs):

@@ -8,7 +8,10 @@ same range at the same moment: the second export finds the lines taken and write
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -361,3 +364,39 @@ def service_fee_save(
     if any(len(m) != 2 for m in fee.modifiers):
         raise ValidationError({"modifiers": ["Modifiers are 2 characters each (e.g. 33, GT)."]})
     return _saved(fee, actor, "billing.service_fee.saved", ["code", "charge"])
+
+
+STATUS_FILE_COLUMNS = ("line", "status", "paid_amount", "denial_reason")
+
+
+@transaction.atomic
+def claim_lines_status_from_file(*, text: str, actor: User) -> int:
+    """Record payers' answers from a CSV (line,status,paid_amount,denial_reason; `line` is the
+    line's id as the API and the export page show it). All rows or none: a bad row is a
+    ValidationError naming its row number."""
+    reader = csv.DictReader(io.StringIO(text))
+    if set(STATUS_FILE_COLUMNS[:2]) - set(reader.fieldnames or []):
+        raise ValidationError({"file": [f"Columns: {', '.join(STATUS_FILE_COLUMNS)}."]})
+    count = 0
+    for number, row in enumerate(reader, start=2):
+        try:
+            line_id = uuid.UUID((row.get("line") or "").strip())
+            amount_text = (row.get("paid_amount") or "").strip()
+            amount = Decimal(amount_text) if amount_text else None
+        except (ValueError, ArithmeticError):
+            raise ValidationError({"file": [f"Row {number}: a line id and an amount."]}) from None
+        line = ServiceClaimLine.objects.filter(public_id=line_id).first()
+        if line is None:
+            raise ValidationError({"file": [f"Row {number}: no such line."]})
+        try:
+            claim_line_set_status(
+                line=line,
+                status=(row.get("status") or "").strip().lower(),
+                paid_amount=amount,
+                denial_reason=row.get("denial_reason") or "",
+                actor=actor,
+            )
+        except ValidationError as error:
+            raise ValidationError({"file": [f"Row {number}: {' '.join(error.messages)}"]}) from None
+        count += 1
+    return count

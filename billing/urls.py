@@ -17,6 +17,11 @@ urlpatterns: list = [
         name="service-claim-export-download",
     ),
     path(
+        "billing/services/lines/status-file/",
+        views.line_status_file,
+        name="service-claim-line-status-file",
+    ),
+    path(
         "billing/services/lines/<uuid:line_id>/status/",
         views.line_status,
         name="service-claim-line-status",

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from billing import service_claim_selectors as selectors
 from billing import service_claim_services as services
-from billing.forms import ExportForm, LineStatusForm
+from billing.forms import ExportForm, LineStatusForm, StatusFileForm
 from billing.models import LineStatus
 from billing.service_claim_api import export_file_response
 from medsync.decorators import require_permission
@@ -129,3 +129,26 @@ def line_status(request, line_id):
     else:
         messages.error(request, "Choose paid or denied.")
     return redirect(f"{reverse('service-billing')}?status={line.status}")
+
+
+@require_POST
+@require_permission(Perm.VERIFY_FILLS)
+def line_status_file(request):
+    form = StatusFileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file.")
+        return redirect("service-billing")
+    upload = form.cleaned_data["file"]
+    if upload.size > 2 * 1024 * 1024:
+        messages.error(request, "The file is larger than 2 MB.")
+        return redirect("service-billing")
+    try:
+        text = upload.read().decode("utf-8-sig")
+        count = services.claim_lines_status_from_file(text=text, actor=request.user)
+    except UnicodeDecodeError:
+        messages.error(request, "The file is not UTF-8 text.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{count} line{'s' if count != 1 else ''} updated.")
+    return redirect(f"{reverse('service-billing')}?status=exported")

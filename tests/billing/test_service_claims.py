@@ -243,3 +243,37 @@ def test_another_organizations_services_lines_and_exports_are_404(
     assert "pharmacy" in export.json()["error"]["fields"]
     with tenant_scope(maple.organization):
         assert not ServiceClaimExport.objects.exists()
+
+
+def test_line_status_by_file_is_all_or_nothing(maple, cmr, api_client_for, login):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    appointment, setup, coverage = cmr
+    client = api_client_for(maple.pharmacist)
+    _document(client, appointment, setup, coverage)
+    _export(client, maple, setup)
+    with tenant_scope(maple.organization):
+        first, second = ServiceClaimLine.objects.order_by("line_number")
+    page = login(maple.pharmacist)
+    bad = (
+        "line,status,paid_amount,denial_reason\n"
+        f"{first.public_id},paid,70.00,\n"
+        f"{second.public_id},denied,,\n"
+    )
+    page.post(
+        "/billing/services/lines/status-file/",
+        {"file": SimpleUploadedFile("era.csv", bad.encode(), content_type="text/csv")},
+    )
+    with tenant_scope(maple.organization):
+        assert set(ServiceClaimLine.objects.values_list("status", flat=True)) == {"exported"}
+    good = bad.replace("denied,,", "denied,,CO-97 bundled")
+    response = page.post(
+        "/billing/services/lines/status-file/",
+        {"file": SimpleUploadedFile("era.csv", good.encode(), content_type="text/csv")},
+    )
+    assert response.status_code == 302
+    with tenant_scope(maple.organization):
+        first.refresh_from_db()
+        second.refresh_from_db()
+        assert (first.status, first.paid_amount) == (LineStatus.PAID, Decimal("70.00"))
+        assert (second.status, second.denial_reason) == (LineStatus.DENIED, "CO-97 bundled")
