@@ -19,4 +19,22 @@ class SchedulingConfig(AppConfig):
         register_open_prep_question_check(has_open_prep_question)
         register_patient_panel("sync", sync_panel, order=10)
         register_patient_panel("appointments", appointments_panel, order=20)
+        _register_vaccine_screening()
         register_patient_pharmacy_link("sync", sync_at_pharmacies)
+
+
+def _register_vaccine_screening() -> None:
+    """Vaccines due (the clinical record's immunization screening) become offered services."""
+    try:
+        from patients.clinical_selectors import vaccines_due
+    except ImportError:  # the screening ships on its own branch (issue 12 item 2)
+        return
+    from scheduling.selectors.appointments import register_vaccines_due
+
+    def names(patient, today):
+        return [
+            f"{due.name} (dose {due.dose})" if getattr(due, "dose", 1) > 1 else due.name
+            for due in vaccines_due(patient, today)
+        ]
+
+    register_vaccines_due(names)
