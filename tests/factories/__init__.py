@@ -1,13 +1,6 @@
 """The one set of factory_boy factories every test and benchmark builds rows with."""
 
 from tests.factories.bulk import bulk_build_create
-from tests.factories.clinical import (
-    AppointmentFactory,
-    MedicalPayerFactory,
-    PharmacistProviderFactory,
-    ServiceFeeFactory,
-    billing_setup,
-)
 from tests.factories.platform import (
     TEST_PASSWORD,
     MembershipFactory,
@@ -26,6 +19,13 @@ from tests.factories.records import (
     PrescriptionFactory,
     SyncDrugFactory,
     SyncPrescriptionFactory,
+)
+from tests.factories.service_billing import (
+    AppointmentFactory,
+    MedicalPayerFactory,
+    PharmacistProviderFactory,
+    ServiceFeeFactory,
+    billing_setup,
 )
 
 __all__ = [
