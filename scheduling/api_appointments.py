@@ -8,6 +8,7 @@ organization named in a body is a 400 naming the field, and nothing is written.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -147,25 +148,25 @@ class AppointmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
             return self.queryset
         params = self.request.query_params
         appointments = selectors.appointment_list(membership=self.request.membership)
+        visible = pharmacies_visible_to(self.request.membership)
+        pharmacy = None
         if params.get("pharmacy"):
             pharmacy = _in_tenant(
-                pharmacies_visible_to(self.request.membership),
-                _uuid(params["pharmacy"], "pharmacy"),
-                "pharmacy",
-                "pharmacy",
+                visible, _uuid(params["pharmacy"], "pharmacy"), "pharmacy", "pharmacy"
             )
             appointments = appointments.filter(pharmacy=pharmacy)
+        # Days are the pharmacy's local days (without ?pharmacy=, the first one's).
+        where = pharmacy or visible.first()
+        zone = ZoneInfo(where.time_zone if where else "UTC")
         if params.get("date_from"):
             start = date_param(self.request, "date_from", None)
             appointments = appointments.filter(
-                ends_at__gt=dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
-                - dt.timedelta(hours=14)
+                ends_at__gt=dt.datetime.combine(start, dt.time.min, tzinfo=zone)
             )
         if params.get("date_to"):
-            end = date_param(self.request, "date_to", None)
+            end = date_param(self.request, "date_to", None) + dt.timedelta(days=1)
             appointments = appointments.filter(
-                starts_at__lt=dt.datetime.combine(end, dt.time.max, tzinfo=dt.UTC)
-                + dt.timedelta(hours=14)
+                starts_at__lt=dt.datetime.combine(end, dt.time.min, tzinfo=zone)
             )
         return appointments
 
