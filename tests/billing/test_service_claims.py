@@ -17,6 +17,7 @@ from billing.models import (
 from billing.x12.validate import validate_837p
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
+from tests.billing.test_service_engines import _pyx12_acknowledgement
 from tests.factories import AppointmentFactory, CoverageFactory, PatientFactory, billing_setup
 
 START = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)  # 09:00 in Madison
@@ -142,7 +143,7 @@ def _export(client, maple, setup, fmt="837p"):
     )
 
 
-def test_an_export_holds_each_ready_line_once_and_validates(maple, cmr, api_client_for):
+def test_an_export_holds_each_ready_line_once_and_validates(maple, cmr, api_client_for, tmp_path):
     appointment, setup, coverage = cmr
     client = api_client_for(maple.pharmacist)
     assert _document(client, appointment, setup, coverage).status_code == 200
@@ -151,6 +152,7 @@ def test_an_export_holds_each_ready_line_once_and_validates(maple, cmr, api_clie
     download = client.get(f"/api/v1/service-claim-exports/{response.json()['id']}/file/")
     text = download.content.decode()
     assert validate_837p(text) == []
+    assert "IK5*A~" in _pyx12_acknowledgement(text, tmp_path)
     assert "SV1*HC:99605*75*UN*1***1:2~" in text
     assert "SV1*HC:99607*100*UN*2***1:2~" in text
     assert "HI*ABK:E119*ABF:I10~" in text

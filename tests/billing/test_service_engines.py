@@ -159,3 +159,35 @@ def test_cms1500_has_the_boxes_and_values_of_each_claim():
     ):
         assert text in first, text
     assert "90471 33" in pdf.pages[1].extract_text()
+
+
+def _pyx12_acknowledgement(text: str, tmp_path) -> str:
+    """pyx12 checks the file against the 005010X222A1 implementation guide's map and
+    answers with a 999 acknowledgement (IK5*A accepted, IK5*R rejected)."""
+    import pyx12.params
+    import pyx12.x12n_document
+
+    source = tmp_path / "claims.837"
+    source.write_text(text)
+    acknowledgement = io.StringIO()
+    pyx12.x12n_document.x12n_document(
+        param=pyx12.params.params(),
+        src_file=str(source),
+        fd_997=acknowledgement,
+        fd_html=None,
+        fd_xmldoc=None,
+        map_path=None,
+    )
+    return acknowledgement.getvalue()
+
+
+def test_pyx12_accepts_the_worked_example_against_the_implementation_guide(tmp_path):
+    ack = _pyx12_acknowledgement(write_837p(worked_example()), tmp_path)
+    assert "IK5*A~" in ack and "AK9*A*1*1*1~" in ack
+
+
+def test_pyx12_rejects_a_claim_without_its_payer(tmp_path):
+    text = write_837p(worked_example())
+    broken = text.replace("NM1*PR*2*ACME MEDICAL*****PI*ACME1~\n", "", 1)
+    broken = broken.replace("SE*41*0001", "SE*40*0001")
+    assert "IK5*R" in _pyx12_acknowledgement(broken, tmp_path)
