@@ -191,3 +191,11 @@ def test_pyx12_rejects_a_claim_without_its_payer(tmp_path):
     broken = text.replace("NM1*PR*2*ACME MEDICAL*****PI*ACME1~\n", "", 1)
     broken = broken.replace("SE*41*0001", "SE*40*0001")
     assert "IK5*R" in _pyx12_acknowledgement(broken, tmp_path)
+
+
+def test_the_bench_command_writes_checks_and_prints_a_batch():
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("bench_service_claims", "--claims", "3", stdout=out)
+    assert "3 claims: 837P written" in out.getvalue() and "(0 problems)" in out.getvalue()
