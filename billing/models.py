@@ -228,3 +228,4 @@ class PlanRule(TenantOwnedModel):
 
 # Claims live in their own module (registered with the app here).
 from billing import claim_models  # noqa: E402, F401
+from billing.service_claim_models import *  # noqa: E402, F403  (service billing, DOMAIN 9)

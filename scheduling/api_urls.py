@@ -6,11 +6,13 @@ explicit paths so the two routers never compete."""
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling import api
+from scheduling import api, api_appointments
 
 router = SimpleRouter(trailing_slash=True)
 router.register("enrollments", api.EnrollmentViewSet, basename="sync-enrollment")
 router.register("cycles", api.CycleViewSet, basename="sync-cycle")
+router.register("appointments", api_appointments.AppointmentViewSet, basename="appointment")
+router.register("service-offers", api_appointments.ServiceOfferViewSet, basename="service-offer")
 
 urlpatterns: list = [
     path(

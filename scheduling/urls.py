@@ -3,6 +3,7 @@
 from django.urls import path
 
 from scheduling import views
+from scheduling.views import appointments
 
 urlpatterns = [
     path("fill-queue/", views.fill_queue, name="fill-queue"),
@@ -46,4 +47,5 @@ urlpatterns = [
     path("sync/tasks/", views.task_list, name="sync-tasks"),
     path("sync/tasks/<uuid:task_id>/<slug:status>/", views.task_resolve, name="sync-task-resolve"),
     path("sync/settings/", views.sync_settings, name="sync-settings"),
+    *appointments.urlpatterns,
 ]

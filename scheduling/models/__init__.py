@@ -15,6 +15,15 @@ cycles, items, events, prep contacts; work: re-plans, follow-ups, text requests)
 re-exported here: import models from `scheduling.models`.
 """
 
+from scheduling.models.appointments import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    OfferAnswer,
+    OfferKind,
+    OfferPlace,
+    ServiceOffer,
+)
 from scheduling.models.base import (
     CYCLE_LENGTHS,
     DEFAULT_MISSED_AFTER_DAYS,
@@ -76,6 +85,9 @@ __all__ = [
     "OPEN_ENROLLMENT_STATUSES",
     "SATELLITE_OPEN",
     "WEEKDAY_NAMES",
+    "Appointment",
+    "AppointmentKind",
+    "AppointmentStatus",
     "CloseReason",
     "ConsentMethod",
     "ConsentRelationship",
@@ -95,6 +107,9 @@ __all__ = [
     "ItemState",
     "MessageRequest",
     "MessageRequestStatus",
+    "OfferAnswer",
+    "OfferKind",
+    "OfferPlace",
     "PlanReason",
     "PrepContact",
     "ReplanProposal",
@@ -102,6 +117,7 @@ __all__ = [
     "ReplanStatus",
     "SatelliteDue",
     "SatelliteStatus",
+    "ServiceOffer",
     "SyncCycle",
     "SyncEnrollment",
     "SyncPlan",

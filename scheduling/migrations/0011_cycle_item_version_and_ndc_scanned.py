@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduling", "0009_satellite_cycles_and_prep_stays"),
+        ("scheduling", "0010_satellite_prep_reminders"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("patients", "0009_clinical_record_and_assessments"),
-        ("scheduling", "0009_satellite_cycles_and_prep_stays"),
+        ("scheduling", "0011_cycle_item_version_and_ndc_scanned"),
     ]
 
     operations = [
