@@ -40,7 +40,7 @@ def test_a_pharmacist_books_a_cmr_documents_it_and_exports_the_837p(
 
     log_in(page, maple.pharmacist)
     page.goto(f"/patients/{patient.public_id}/")
-    due = page.get_by_test_id("service-due")
+    due = page.locator('[data-testid="service-due"][data-kind="cmr"]')
     expect(due).to_contain_text("CMR due this year")
     due.get_by_test_id("offer-accept").click()
     expect(page).to_have_url(re.compile(r"/appointments/book/.*kind=cmr"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from icalendar import Calendar
@@ -12,6 +13,7 @@ from pypdf import PdfReader
 from billing.models import ClinicalService, ServiceClaimLine
 from medsync.models import AuditEvent
 from medsync.tenancy import tenant_scope
+from patients.clinical_selectors import vaccines_due
 from patients.models import TherapeuticClass
 from scheduling.models import Appointment, OfferAnswer, ServiceOffer
 from scheduling.selectors.appointments import services_due
@@ -180,22 +182,30 @@ def test_services_due_cmr_for_part_d_and_bp_check_for_antihypertensives(maple):
     today = dt.date(2026, 12, 2)
     with tenant_scope(maple.organization):
         on_bp = _part_d_patient_on(maple, [TherapeuticClass.RAS_ANTAGONIST, "statin"])
-        assert [d.kind for d in services_due(on_bp, today)] == ["cmr", "bp_check"]
+        due = services_due(on_bp, today)
+        assert [d.kind for d in due if d.kind != "vaccine"] == ["cmr", "bp_check"]
+        # Vaccines come first, exactly those the immunization screening finds due.
+        vaccines = [d.detail for d in due if d.kind == "vaccine"]
+        expected = vaccines_due(on_bp, today)
+        assert vaccines and len(vaccines) == len(expected)
+        assert [d.kind for d in due[: len(vaccines)]] == ["vaccine"] * len(vaccines)
         few = _part_d_patient_on(maple, ["statin"], prescriptions=4)
-        assert services_due(few, today) == []
+        assert [d for d in services_due(few, today) if d.kind != "vaccine"] == []
 
 
 def test_an_offer_is_recorded_and_an_accepted_one_goes_to_booking(maple, page):
     with tenant_scope(maple.organization):
         patient = _part_d_patient_on(maple, [TherapeuticClass.BETA_BLOCKER])
     partial = page.get(f"/patients/{patient.public_id}/services-due/", {"place": "pickup"})
-    assert partial.content.decode().count('data-testid="service-due"') == 2
+    offered = re.findall(r'data-kind="(\w+)"', partial.content.decode())
+    assert [k for k in offered if k != "vaccine"] == ["cmr", "bp_check"]
     declined = page.post(
         f"/patients/{patient.public_id}/service-offers/",
         {"kind": "bp_check", "place": "pickup", "answer": "declined"},
         HTTP_HX_REQUEST="true",
     )
-    assert declined.content.decode().count('data-testid="service-due"') == 1
+    offered = re.findall(r'data-kind="(\w+)"', declined.content.decode())
+    assert [k for k in offered if k != "vaccine"] == ["cmr"]
     accepted = page.post(
         f"/patients/{patient.public_id}/service-offers/",
         {"kind": "cmr", "place": "pickup", "answer": "accepted"},
