@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 
 from django.conf import settings
@@ -75,6 +76,20 @@ def decode_upload(filename: str, data: bytes) -> str:
     if len(data) > MAX_IMPORT_FILE_BYTES:
         raise ValidationError(
             {"files": [f"{filename} is larger than {MAX_IMPORT_FILE_BYTES // 1024 // 1024} MB."]}
+        )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError({"files": [f"{filename} is not valid UTF-16 text."]}) from None
+    if b"\x00" in data:
+        raise ValidationError(
+            {
+                "files": [
+                    f"{filename} is not a CSV text file (it holds NUL bytes: a spreadsheet or "
+                    "UTF-16 without a byte order mark). Save it as 'CSV UTF-8'."
+                ]
+            }
         )
     for encoding in ("utf-8-sig", "cp1252"):
         try:

@@ -73,7 +73,11 @@ def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> 
     """Check (and with context.apply, write) one file; its problems go in the result."""
     kind = file_kind(upload)
     result = FileResult(filename=upload.filename, kind=kind)
-    header, rows = read_rows(upload.text)
+    try:
+        header, rows = read_rows(upload.text)
+    except RowRejected as problem:
+        result.errors.append(RowProblem(1, str(problem)))
+        return result
     missing = missing_columns(kind, header)
     if missing:
         result.errors.append(
@@ -89,17 +93,19 @@ def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> 
         else (lambda done: None)
     )
     for line, row in rows:
+        if isinstance(row, RowRejected):  # a malformed record: reported, the rest go on
+            result.rows_total += 1
+            result.errors.append(RowProblem(line, str(row)))
+            continue
         if is_blank(row):
             continue
         result.rows_total += 1
         try:
-            if None in row:
-                raise RowRejected("the row has more values than the header has columns.")
             parsed = importer.parse(line, row)
             if parsed.key in seen:
                 raise RowRejected(f"duplicate of line {seen[parsed.key]} (same natural key).")
-            seen[parsed.key] = line
             importer.stage(parsed)
+            seen[parsed.key] = line
         except RowRejected as problem:
             result.errors.append(RowProblem(line, str(problem)))
         if result.rows_total % PROGRESS_EVERY == 0:
