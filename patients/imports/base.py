@@ -128,6 +128,35 @@ def check_bounds(bounds: list[Bound], values: dict) -> None:
             )
 
 
+class Memo(dict):
+    """A column whose cells repeat (a year of fills repeats its dates, quantities and pays):
+    each distinct text is parsed, and checked against the column's bounds, once."""
+
+    def __init__(self, column: str, parse: Callable[[dict, str], object], bounds=()):
+        super().__init__()
+        self.column = column
+        self.parse = parse
+        self.bounds = [b for b in bounds if b.column == column]
+
+    def __missing__(self, raw: str):
+        try:
+            value = self.parse({self.column: raw}, self.column)
+            if value is not None:
+                check_bounds(self.bounds, {b.field: value for b in self.bounds})
+            outcome = (True, value)
+        except RowRejected as problem:
+            outcome = (False, str(problem))
+        self[raw] = outcome
+        return outcome
+
+    def read(self, row: dict):
+        """The cell's value, or RowRejected saying why it cannot be read."""
+        ok, value = self[row.get(self.column) or ""]
+        if not ok:
+            raise RowRejected(value)
+        return value
+
+
 class Importer:
     """One kind of file: parse and stage each row, then write the staged rows in bulk."""
 
@@ -165,6 +194,21 @@ class Importer:
 
     def remember_pending(self, key) -> None:
         """Note a key this file creates, so a later file of a preview can refer to it."""
+
+    def finish(self) -> None:
+        """After the last row is staged (preview and apply): settle the counts if the importer
+        defers them (the fills file counts in the database)."""
+
+    def touched(self) -> dict[int, dict[str, int]]:
+        """Per patient id, how many of its records the write created and updated (the audit)."""
+        touched: dict[int, dict[str, int]] = {}
+        for what, instances in (("created", self.creates), ("updated", self.updates)):
+            for instance in instances:
+                patient_id = self.patient_id_of(instance)
+                if patient_id is not None:
+                    counts = touched.setdefault(patient_id, {})
+                    counts[what] = counts.get(what, 0) + 1
+        return touched
 
     def stage(self, parsed: ParsedRow):
         """Count the row as created, updated or unchanged and queue the write; return the record."""

@@ -34,7 +34,10 @@ def cell(row: dict, column: str) -> str:
 
 def is_blank(row: dict) -> bool:
     """True for a line with no value at all (a blank line is not a record)."""
-    return not any((value or "").strip() for value in row.values() if isinstance(value, str))
+    try:
+        return not "".join(row.values()).strip()
+    except TypeError:  # a value that is not text (None for a missing cell)
+        return not any((value or "").strip() for value in row.values() if isinstance(value, str))
 
 
 def text(row: dict, column: str, *, required: bool = False, max_length: int = 200) -> str:

@@ -110,6 +110,7 @@ def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> 
             result.errors.append(RowProblem(line, str(problem)))
         if result.rows_total % PROGRESS_EVERY == 0:
             report(0)
+    importer.finish()
     if context.apply:
         importer.write(report)
         _audit_patients_touched(context, importer, kind, actor)
@@ -119,13 +120,7 @@ def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> 
 def _audit_patients_touched(context: Context, importer: Importer, kind: str, actor) -> None:
     """One audit event per patient whose record the file created or changed."""
     patients = {p.pk: p for p in context.patients_by_mrn().values()}
-    touched: dict[int, dict[str, int]] = {}
-    for what, instances in (("created", importer.creates), ("updated", importer.updates)):
-        for instance in instances:
-            patient_id = importer.patient_id_of(instance)
-            if patient_id is not None:
-                counts = touched.setdefault(patient_id, {})
-                counts[what] = counts.get(what, 0) + 1
+    touched = importer.touched()
     audit_record_many(
         (
             AuditEntry(f"patients.{kind}.imported", target=patients[patient_id], metadata=counts)
