@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from medsync.jobs import TenantTask
+from medsync.jobs import TenantTask, fan_out
 from medsync.models import User
 from patients.models import ImportBatch
-from patients.services import import_batch_apply, import_batch_preview
+from patients.services import import_batch_apply, import_batch_preview, import_batches_recover
 
 
 @shared_task(base=TenantTask, name="patients.import_preview")
@@ -23,3 +23,15 @@ def import_apply(*, organization_id: str, batch_id: str, actor_id: str | None = 
     actor = User.objects.filter(public_id=actor_id).first() if actor_id else None
     if batch is not None:
         import_batch_apply(batch=batch, actor=actor)
+
+
+@shared_task(base=TenantTask, name="patients.recover_imports")
+def recover_imports(*, organization_id: str) -> int:
+    """Queue again the organization's imports whose worker stopped (services)."""
+    return import_batches_recover()
+
+
+@shared_task(name="patients.sweep_imports", acks_late=True)
+def sweep_imports() -> int:
+    """The beat's entry: one recovery per active organization."""
+    return fan_out(recover_imports)
