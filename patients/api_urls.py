@@ -1,8 +1,10 @@
 """API routes of the patients app, mounted under /api/v1/."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from patients import api
+from patients.api.fhir import PatientFhirViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", api.PatientViewSet, basename="api-patient")
@@ -13,4 +15,11 @@ router.register("coverages", api.CoverageViewSet, basename="api-coverage")
 router.register("drugs", api.DrugViewSet, basename="api-drug")
 router.register("imports", api.ImportViewSet, basename="api-import")
 
-urlpatterns: list = [*router.urls]
+urlpatterns: list = [
+    path(
+        "patients/<uuid:id>/fhir/",
+        PatientFhirViewSet.as_view({"get": "retrieve"}),
+        name="api-patient-fhir",
+    ),
+    *router.urls,
+]

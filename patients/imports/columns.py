@@ -198,9 +198,15 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict | RowRejec
 
 def file_kind(upload: ImportFileInput) -> str:
     """The kind of an uploaded file: the one given (checked) or the one its header shows."""
+    if upload.kind == "fhir" or (
+        not upload.kind and upload.text.lstrip("\ufeff \t\r\n").startswith("{")
+    ):
+        return "fhir"  # a FHIR R4 Bundle (JSON): patients.fhir maps it onto these layouts
     if upload.kind:
         if upload.kind not in COLUMNS:
-            raise RowRejected(f"Unknown kind {upload.kind!r}: use one of {', '.join(KIND_ORDER)}.")
+            raise RowRejected(
+                f"Unknown kind {upload.kind!r}: use one of {', '.join(KIND_ORDER)} or fhir."
+            )
         return upload.kind
     header, _ = read_rows(upload.text.split("\n", 1)[0] + "\n")
     if not any(header):

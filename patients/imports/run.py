@@ -19,6 +19,7 @@ from django.db import transaction
 
 from medsync.models import Organization
 from medsync.services import AuditEntry, audit_record_many
+from patients.fhir.reading import expand_bundles, merge_bundle_results
 from patients.imports.base import BATCH_SIZE, Context, Importer
 from patients.imports.columns import KIND_ORDER, file_kind, missing_columns, read_rows
 from patients.imports.coverage import CoverageImporter
@@ -58,7 +59,9 @@ def run_import(
     Runs inside the caller's tenant scope. With apply=True the whole run is one transaction:
     an unexpected failure rolls everything back, so nothing is ever half-imported.
     """
-    ordered = sorted(files, key=lambda f: KIND_ORDER.index(file_kind(f)))
+    files = [ImportFileInput(f.filename, f.text, file_kind(f)) for f in files]
+    expanded, bundles = expand_bundles(files)  # a FHIR Bundle becomes the CSV layouts
+    ordered = sorted(expanded, key=lambda f: KIND_ORDER.index(f.kind))
     context = Context(organization, apply)
     results: list[FileResult] = []
     with transaction.atomic():
@@ -66,7 +69,7 @@ def run_import(
             results.append(_run_file(context, upload, actor=actor, progress=progress))
         if not apply:
             transaction.set_rollback(True)  # a preview writes nothing, even by accident
-    return results
+    return merge_bundle_results(files, results, bundles)
 
 
 def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> FileResult:
