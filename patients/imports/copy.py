@@ -96,15 +96,16 @@ def upsert_staged(
     model: type[models.Model],
     fields: Sequence[str],
     *,
-    conflict: str,
+    keys: Sequence[str],
     update: Sequence[str],
     organization_id: int,
     returning: str,
 ) -> list[tuple]:
-    """Insert the staged rows into `model`'s table; a row whose unique constraint `conflict`
-    matches a stored one updates its `update` fields if any differs. Returns, for each row
-    written, (`returning` column, True if inserted / False if updated); unchanged rows are
-    not touched."""
+    """Write the staged rows into `model`'s table: one INSERT of the rows whose natural
+    `keys` match nothing stored, one UPDATE of the stored rows whose `update` fields differ
+    (the import holds its batch, so nothing else writes these keys meanwhile; a concurrent
+    writer would meet the unique constraint and roll the import back whole). Returns, for
+    each row written, (`returning` column, True if inserted / False if updated)."""
     meta = model._meta
     table = connection.ops.quote_name(meta.db_table)
     listed = _quoted(_columns(model, fields))
@@ -116,19 +117,27 @@ def upsert_staged(
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             extra_columns.append(field.column)
             extra_values.append("now()")
-    touched = _columns(model, update) + [
-        f.column for f in meta.concrete_fields if getattr(f, "auto_now", False)
-    ]
-    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in touched)
+    touched = _columns(model, update)
+    assignments = ", ".join(
+        [f"{c} = s.{c}" for c in touched]
+        + [f"{f.column} = now()" for f in meta.concrete_fields if getattr(f, "auto_now", False)]
+    )
+    back = meta.get_field(returning).column
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} AS t ({', '.join(extra_columns)}, {listed}) "  # noqa: S608
-            f"SELECT {', '.join(extra_values)}, {listed} FROM {STAGE} "
-            f"ON CONFLICT ON CONSTRAINT {conflict} DO UPDATE SET {assignments} "
-            f"WHERE {_differs(model, update, 't', 'EXCLUDED')} "
-            f"RETURNING t.{meta.get_field(returning).column}, (t.xmax = 0)",
+            f"UPDATE {table} AS t SET {assignments} FROM {STAGE} s "  # noqa: S608
+            f"WHERE t.organization_id = %s AND {_match(model, keys)} "
+            f"AND {_differs(model, update, 't', 's')} RETURNING t.{back}",
             [organization_id],
         )
-        written = cursor.fetchall()
+        written = [(row[0], False) for row in cursor.fetchall()]
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(extra_columns)}, {listed}) "  # noqa: S608
+            f"SELECT {', '.join(extra_values)}, {listed} FROM {STAGE} s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} t WHERE t.organization_id = %s AND {_match(model, keys)}) "
+            f"RETURNING {back}",
+            [organization_id, organization_id],
+        )
+        written += [(row[0], True) for row in cursor.fetchall()]
         cursor.execute(f"DROP TABLE pg_temp.{STAGE}")
     return written

@@ -166,7 +166,7 @@ class FillImporter(Importer):
         self.written = upsert_staged(
             Fill,
             ["prescription_id", "fill_date", *self.compare_fields],
-            conflict="fill_unique_per_day",
+            keys=["prescription_id", "fill_date"],
             update=self.compare_fields,
             organization_id=self.context.organization.pk,
             returning="prescription_id",
