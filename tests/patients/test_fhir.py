@@ -175,3 +175,14 @@ def test_a_limited_technician_cannot_export_a_patient_of_another_store(store, ap
         Patient.objects.filter(pk=margaret.pk).update(home_pharmacy=elm)
     response = api_client_for(store.technician).get(f"/api/v1/patients/{margaret.public_id}/fhir/")
     assert response.status_code == 404
+
+
+def test_the_import_command_takes_a_bundle(store, capsys):
+    from django.core.management import call_command
+
+    with time_machine.travel(TODAY, tick=False):
+        call_command("import_records", "--org", "maple", str(SAMPLE))
+    out = capsys.readouterr().out
+    assert "fhir_bundle.json (fhir, 8 rows)" in out and "0 rejected" in out, out
+    with tenant_scope(store.organization):
+        assert Fill.objects.count() == 4
