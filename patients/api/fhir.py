@@ -28,7 +28,7 @@ class PatientFhirViewSet(TenantAPIMixin, viewsets.GenericViewSet):
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT})
     def retrieve(self, request, id=None):
         visible = limit_to_visible_patients(Patient.objects.all(), request.membership, "")
         patient = get_object_or_404(visible, public_id=id)
