@@ -225,3 +225,40 @@ def test_the_sweep_of_birch_never_touches_maples_imports(maple, birch):
         assert services.import_batches_recover() == 0
     with scopes_disabled():
         assert ImportBatch.objects.get(pk=batch.pk).recoveries == 0
+
+
+def test_prescription_and_coverage_values_are_checked_against_their_columns(maple, rx):
+    header = (
+        "rx_number,mrn,ndc,sig,daily_dose,quantity,days_supply,refills_authorized,"
+        "written_date,pharmacy_ncpdp"
+    )
+    text = "\n".join(
+        [
+            header,
+            f"2000001,M1,00093715598,daily,1,30,30,1,2026-01-05,{rx}",
+            f"2000002,M1,00093715598,daily,1,99999999999,30,1,2026-01-05,{rx}",
+            f"2000003,M1,00093715598,daily,0.00001,30,30,1,2026-01-05,{rx}",
+            f"2000004,M1,00093715598,daily,1,9999999,30,999999,2026-01-05,{rx}",
+        ]
+    )
+    with time_machine.travel(TODAY, tick=False), tenant_scope(maple.organization):
+        [result] = run_import(
+            maple.organization, [ImportFileInput("rx.csv", text + "\n")], apply=True
+        )
+        found = reasons(result)
+        assert set(found) == {3, 4, 5}
+        assert found[3].startswith("quantity 99999999999 is too large for its column")
+        assert found[4] == "daily_dose 0.00001 has more than 4 decimal places."
+        assert found[5].startswith("quantity x (refills_authorized + 1) 9999999")
+        assert result.created == 1
+        coverage = (
+            "mrn,payer_name,plan_type,copay_amount,bin,effective_from\n"
+            "M1,Acme,commercial,10,610014,2026-01-01\n"
+            "M1,Big,commercial,1234567,004336,2026-01-01\n"
+        )
+        [result] = run_import(maple.organization, [ImportFileInput("c.csv", coverage)], apply=True)
+        assert reasons(result) == {
+            3: "copay_amount 1234567.00 is too large for its column (at most 6 digits before "
+            "the point)."
+        }
+        assert result.created == 1
