@@ -39,10 +39,13 @@ def fills_csv(ncpdp: str) -> str:
     )
 
 
-def waiting_on_the_fills_table(cursor) -> bool:
+def blocked_by(cursor, holder_pid: int) -> bool:
+    """True while a backend waits for the fills-table lock this test holds (the worker's
+    import, at its first write of fills, inside its transaction)."""
     cursor.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        """AND query LIKE '%%INSERT INTO "patients_fill"%%'"""
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE %s = ANY(pg_blocking_pids(pid)) AND query LIKE '%%patients_fill%%'",
+        [holder_pid],
     )
     return cursor.fetchone()[0] == 1
 
@@ -77,7 +80,7 @@ def test_a_killed_import_writes_nothing_and_the_sweep_has_another_worker_finish_
     assert counts(maple.organization) == (0, 0)
 
     # The kill point is fixed, not timed: this session holds the fills table in SHARE mode,
-    # so the worker's import stops at its fills upsert, after writing the patient and
+    # so the worker's import stops at its first write of fills, after writing the patient and
     # claiming the batch inside its transaction. Then the whole worker is SIGKILLed.
     holder = psycopg2.connect(database_url())
     queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-import-kill"
@@ -94,13 +97,13 @@ def test_a_killed_import_writes_nothing_and_the_sweep_has_another_worker_finish_
         )
         watcher = psycopg2.connect(database_url())
         watcher.autocommit = True
-        wait_until(lambda: waiting_on_the_fills_table(watcher.cursor()), timeout=120)
+        holder_pid = holder.get_backend_pid()
+        wait_until(lambda: blocked_by(watcher.cursor(), holder_pid), timeout=120)
         first.kill_group()
     finally:
         first.stop()
         holder.rollback()  # the orphaned import goes on, finds its client gone and rolls back
         holder.close()
-    wait_until(lambda: not waiting_on_the_fills_table(watcher.cursor()), timeout=60)
     with scopes_disabled():
         batch.refresh_from_db()
     assert batch.status == ImportStatus.PREVIEWED  # the claim rolled back with the import
