@@ -10,8 +10,6 @@ their row came from.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -130,14 +128,22 @@ def read_bundle(text: str) -> BundleFiles:
         if not items:
             continue
         header = COLUMNS[kind]["required"] + COLUMNS[kind]["optional"]
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
+        lines = [",".join(header)]
         for line, (index, row) in enumerate(items, start=2):
-            writer.writerow(row)
+            lines.append(_csv_line(row.get(column, "") for column in header))
             found.origin[(kind, line)] = index
-        found.files.append(ImportFileInput(filename=kind, text=out.getvalue(), kind=kind))
+        text = "\n".join(lines) + "\n"
+        found.files.append(ImportFileInput(filename=kind, text=text, kind=kind))
     return found
+
+
+def _csv_line(values) -> str:
+    """One record, every value quoted (RFC 4180). This CSV is read straight back by the
+    importers, never downloaded, so values keep their text (no formula guard); a line break
+    inside a value becomes a space, so each record is one line (its entry is found by line)."""
+    return ",".join(
+        '"' + " ".join(str(value).splitlines()).replace('"', '""') + '"' for value in values
+    )
 
 
 def _text(value) -> str:
