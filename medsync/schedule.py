@@ -18,6 +18,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "messaging.sweep_due",
         "schedule": crontab(minute="*"),
     },
+    # Imports: queue again a confirmed import whose worker was killed (nothing was written).
+    "patients.sweep-imports": {
+        "task": "patients.sweep_imports",
+        "schedule": crontab(minute="*/5"),
+    },
     # Scheduling (the sync engine): one fan-out per sweep, hourly so every pharmacy's local
     # midnight is caught within the hour; each sweep compares local dates, so a 23- or
     # 25-hour day neither skips nor repeats work. Order within the hour: cycles, re-plans,

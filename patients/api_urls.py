@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from patients import api
 from patients.api import assessments, clinical
+from patients.api.fhir import PatientFhirViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("patients", api.PatientViewSet, basename="api-patient")
@@ -28,6 +29,11 @@ router.register(
 )
 
 urlpatterns: list = [
+    path(
+        "patients/<uuid:id>/fhir/",
+        PatientFhirViewSet.as_view({"get": "retrieve"}),
+        name="api-patient-fhir",
+    ),
     *router.urls,
     path(
         "immunization-schedule/",

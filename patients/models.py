@@ -549,6 +549,9 @@ class ImportBatch(TenantOwnedModel):
     )
     applied_at = models.DateTimeField(null=True, blank=True)
     failure_message = models.TextField(blank=True)
+    recoveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the recovery sweep queued it again after its worker stopped."
+    )
 
     objects = tenant_manager()
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
 import logging
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from medsync.jobs import enqueue_for_organization
@@ -75,6 +78,20 @@ def decode_upload(filename: str, data: bytes) -> str:
     if len(data) > MAX_IMPORT_FILE_BYTES:
         raise ValidationError(
             {"files": [f"{filename} is larger than {MAX_IMPORT_FILE_BYTES // 1024 // 1024} MB."]}
+        )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError({"files": [f"{filename} is not valid UTF-16 text."]}) from None
+    if b"\x00" in data:
+        raise ValidationError(
+            {
+                "files": [
+                    f"{filename} is not a CSV text file (it holds NUL bytes: a spreadsheet or "
+                    "UTF-16 without a byte order mark). Save it as 'CSV UTF-8'."
+                ]
+            }
         )
     for encoding in ("utf-8-sig", "cp1252"):
         try:
@@ -188,16 +205,21 @@ def import_batch_request_apply(*, batch: ImportBatch, actor: User | None) -> boo
 def import_batch_apply(*, batch: ImportBatch, actor: User | None) -> list[FileResult] | None:
     """Import the good rows of a previewed batch, exactly once.
 
-    The batch is claimed by a conditional UPDATE (previewed -> applying): a second call, a
-    double click or a redelivered task finds nothing to claim and does nothing.
+    The claim (previewed -> applying) is made inside the import's own transaction, on a row
+    lock taken with SKIP LOCKED: a second call, a double click or a redelivered task finds
+    nothing to claim and does nothing, and a worker killed mid-import leaves the batch
+    "previewed" with nothing written, for `import_batches_recover` to queue again.
     """
-    claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.PREVIEWED).update(
-        status=ImportStatus.APPLYING
-    )
-    if not claimed:
-        return None
     try:
         with transaction.atomic():
+            claimed = (
+                ImportBatch.objects.select_for_update(skip_locked=True)
+                .filter(pk=batch.pk, status=ImportStatus.PREVIEWED)
+                .exists()
+            )
+            if not claimed:
+                return None
+            ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.APPLYING)
             results = run_import(
                 current_organization(),
                 _inputs(batch),
@@ -233,6 +255,61 @@ def import_batch_apply(*, batch: ImportBatch, actor: User | None) -> list[FileRe
     finally:
         cache.delete(_progress_key(batch))
     return results
+
+
+IMPORT_STALE_AFTER = dt.timedelta(minutes=10)  # a confirmed import nobody is working on
+IMPORT_MAX_RECOVERIES = 3
+
+
+@transaction.atomic
+def import_batches_recover(*, stale_after: dt.timedelta = IMPORT_STALE_AFTER) -> int:
+    """Queue again the imports whose worker stopped (killed, restarted); safe to run twice.
+
+    A batch being applied is row-locked by its worker, so SKIP LOCKED passes over it. What
+    is left and older than `stale_after`: a confirmed batch still "previewed" (its worker
+    died mid-import: the transaction rolled back, nothing was written), one still
+    "previewing" (died while checking), or one "applying" left by an older release that
+    committed the claim apart from the import. Each is queued again, at most
+    IMPORT_MAX_RECOVERIES times; then it fails with a message saying nothing was imported.
+    Returns how many batches were queued again or failed.
+    """
+    cutoff = timezone.now() - stale_after
+    stale = ImportBatch.objects.select_for_update(skip_locked=True).filter(
+        Q(status=ImportStatus.APPLYING)
+        | Q(status=ImportStatus.PREVIEWED, apply_requested_at__lte=cutoff)
+        | Q(status=ImportStatus.PREVIEWING, created_at__lte=cutoff)
+    )
+    organization = current_organization()
+    count = 0
+    for batch in stale:
+        count += 1
+        if batch.recoveries >= IMPORT_MAX_RECOVERIES:
+            batch.status = ImportStatus.FAILED
+            batch.failure_message = (
+                f"The import stopped {batch.recoveries + 1} times before it finished (the "
+                "worker was stopped); nothing was imported. Upload the files again."
+            )
+            batch.save(update_fields=["status", "failure_message"])
+            audit_record(action="patients.import.abandoned", actor=None, target=batch)
+            continue
+        checking = batch.status == ImportStatus.PREVIEWING
+        if not checking:
+            batch.status = ImportStatus.PREVIEWED
+            batch.apply_requested_at = timezone.now()
+        batch.recoveries += 1
+        batch.save(update_fields=["status", "apply_requested_at", "recoveries"])
+        enqueue_for_organization(
+            "patients.import_preview" if checking else "patients.import_apply",
+            organization,
+            batch_id=str(batch.public_id),
+        )
+        audit_record(
+            action="patients.import.recovered",
+            actor=None,
+            target=batch,
+            metadata={"status": batch.status, "recoveries": batch.recoveries},
+        )
+    return count
 
 
 # --- Record writes shared by the API and the pages ------------------------------------------

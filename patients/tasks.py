@@ -8,7 +8,7 @@ from medsync.jobs import TenantTask, fan_out
 from medsync.models import User
 from patients.agreement_services import agreement_reminders_open
 from patients.models import ImportBatch
-from patients.services import import_batch_apply, import_batch_preview
+from patients.services import import_batch_apply, import_batch_preview, import_batches_recover
 
 
 @shared_task(base=TenantTask, name="patients.import_preview")
@@ -28,6 +28,16 @@ def import_apply(*, organization_id: str, batch_id: str, actor_id: str | None = 
         import_batch_apply(batch=batch, actor=actor)
 
 
+@shared_task(base=TenantTask, name="patients.recover_imports")
+def recover_imports(*, organization_id: str) -> int:
+    """Queue again the organization's imports whose worker stopped (services)."""
+    return import_batches_recover()
+
+
+@shared_task(name="patients.sweep_imports", acks_late=True)
+def sweep_imports() -> int:
+    """The beat's entry: one recovery per active organization."""
+    return fan_out(recover_imports)
 @shared_task(base=TenantTask, name="patients.agreement_reminders")
 def agreement_reminders(*, organization_id: str) -> int:
     """Open the yearly re-sign reminders due (agreement_services.agreement_reminders_open)."""

@@ -10,6 +10,9 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, models
 
 from medsync.models import US_STATES, Organization, Pharmacy
 from patients.imports.parsers import cell
@@ -75,18 +78,99 @@ class ParsedRow:
     new_household: str = ""
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The range a numeric column holds: a decimal's digits and places, an integer's range."""
+
+    field: str
+    column: str
+    low: int | Decimal | None
+    high: int | Decimal
+    places: int | None = None
+
+
+def bounds_of(model: type[models.Model], fields, columns: dict[str, str]) -> list[Bound]:
+    """The numeric columns among `fields` of `model`, with what each can store."""
+    found = []
+    for name in fields:
+        field = model._meta.get_field(name)
+        column = columns.get(name, name.removesuffix("_id"))
+        if isinstance(field, models.DecimalField):
+            whole = field.max_digits - field.decimal_places
+            found.append(Bound(name, column, None, Decimal(10) ** whole, field.decimal_places))
+        elif isinstance(field, models.IntegerField) and not field.is_relation:
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+            found.append(Bound(name, column, low, high))
+    return found
+
+
+def check_bounds(bounds: list[Bound], values: dict) -> None:
+    """Refuse a row whose value would not fit its column (checked at preview, not at apply)."""
+    for bound in bounds:
+        value = values.get(bound.field)
+        if value is None:
+            continue
+        if bound.places is None:
+            if value > bound.high or (bound.low is not None and value < bound.low):
+                raise RowRejected(
+                    f"{bound.column} {value} is out of range (at most {bound.high:,})."
+                )
+            continue
+        if abs(value) >= bound.high:
+            whole = len(str(bound.high)) - 1
+            raise RowRejected(
+                f"{bound.column} {value} is too large for its column "
+                f"(at most {whole} digits before the point)."
+            )
+        if value.as_tuple().exponent < -bound.places and value != round(value, bound.places):
+            raise RowRejected(
+                f"{bound.column} {value} has more than {bound.places} decimal places."
+            )
+
+
+class Memo(dict):
+    """A column whose cells repeat (a year of fills repeats its dates, quantities and pays):
+    each distinct text is parsed, and checked against the column's bounds, once."""
+
+    def __init__(self, column: str, parse: Callable[[dict, str], object], bounds=()):
+        super().__init__()
+        self.column = column
+        self.parse = parse
+        self.bounds = [b for b in bounds if b.column == column]
+
+    def __missing__(self, raw: str):
+        try:
+            value = self.parse({self.column: raw}, self.column)
+            if value is not None:
+                check_bounds(self.bounds, {b.field: value for b in self.bounds})
+            outcome = (True, value)
+        except RowRejected as problem:
+            outcome = (False, str(problem))
+        self[raw] = outcome
+        return outcome
+
+    def read(self, row: dict):
+        """The cell's value, or RowRejected saying why it cannot be read."""
+        ok, value = self[row.get(self.column) or ""]
+        if not ok:
+            raise RowRejected(value)
+        return value
+
+
 class Importer:
     """One kind of file: parse and stage each row, then write the staged rows in bulk."""
 
     kind: str
     model: type
     compare_fields: list[str]
+    columns: dict[str, str] = {}  # model field -> the CSV column it is read from, when renamed
 
     def __init__(self, context: Context, result: FileResult):
         self.context = context
         self.result = result
         self.creates: list = []
         self.updates: list = []
+        self.bounds = bounds_of(self.model, self.compare_fields, self.columns)
 
     def load(self) -> None:
         """Read what the file's rows are matched against (a fixed number of queries)."""
@@ -111,9 +195,25 @@ class Importer:
     def remember_pending(self, key) -> None:
         """Note a key this file creates, so a later file of a preview can refer to it."""
 
+    def finish(self) -> None:
+        """After the last row is staged (preview and apply): settle the counts if the importer
+        defers them (the fills file counts in the database)."""
+
+    def touched(self) -> dict[int, dict[str, int]]:
+        """Per patient id, how many of its records the write created and updated (the audit)."""
+        touched: dict[int, dict[str, int]] = {}
+        for what, instances in (("created", self.creates), ("updated", self.updates)):
+            for instance in instances:
+                patient_id = self.patient_id_of(instance)
+                if patient_id is not None:
+                    counts = touched.setdefault(patient_id, {})
+                    counts[what] = counts.get(what, 0) + 1
+        return touched
+
     def stage(self, parsed: ParsedRow):
         """Count the row as created, updated or unchanged and queue the write; return the record."""
         key, values = parsed.key, parsed.values
+        check_bounds(self.bounds, values)
         current = self.existing(key)
         if current is None:
             self.result.created += 1

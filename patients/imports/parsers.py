@@ -16,7 +16,15 @@ from decimal import Decimal, InvalidOperation
 from patients.imports.results import RowRejected
 
 DATE_LAYOUTS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d")
+WHOLE_DIGITS = 12  # no numeric column holds more digits before the point (bounds per column: base)
+INTEGER_MAX = 2_147_483_647  # a PostgreSQL integer
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PRN_SIG = re.compile(r"\b(prn|as needed|as-needed|when needed|if needed)\b", re.IGNORECASE)
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A cell quoted for a message, cut short so a huge cell does not flood the report."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def cell(row: dict, column: str) -> str:
@@ -26,7 +34,10 @@ def cell(row: dict, column: str) -> str:
 
 def is_blank(row: dict) -> bool:
     """True for a line with no value at all (a blank line is not a record)."""
-    return not any((value or "").strip() for value in row.values() if isinstance(value, str))
+    try:
+        return not "".join(row.values()).strip()
+    except TypeError:  # a value that is not text (None for a missing cell)
+        return not any((value or "").strip() for value in row.values() if isinstance(value, str))
 
 
 def text(row: dict, column: str, *, required: bool = False, max_length: int = 200) -> str:
@@ -46,12 +57,17 @@ def date(row: dict, column: str, *, required: bool = True) -> dt.date | None:
         if required:
             raise RowRejected(f"{column} is empty.")
         return None
+    if _ISO_DATE.fullmatch(value):  # the common layout, read without strptime
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise RowRejected(f"{column} {shown(value)} is not a date (use YYYY-MM-DD).") from None
     for layout in DATE_LAYOUTS:
         try:
             return dt.datetime.strptime(value, layout).date()
         except ValueError:
             continue
-    raise RowRejected(f"{column} {value!r} is not a date (use YYYY-MM-DD).")
+    raise RowRejected(f"{column} {shown(value)} is not a date (use YYYY-MM-DD).")
 
 
 def date_time(row: dict, column: str, tz: dt.tzinfo) -> dt.datetime | None:
@@ -79,8 +95,13 @@ def decimal(
     required: bool = True,
     positive: bool = False,
     minimum: Decimal | None = None,
+    whole_digits: int = WHOLE_DIGITS,
 ) -> Decimal | None:
-    """A finite number (a leading $ is allowed); `positive` refuses 0, `minimum` is inclusive."""
+    """A finite number (a leading $ is allowed); `positive` refuses 0, `minimum` is inclusive.
+
+    A number with more than `whole_digits` digits before the point is refused here, before
+    any rounding; each column's own precision is checked when the row is staged.
+    """
     value = cell(row, column).replace("$", "")
     if not value:
         if required:
@@ -89,9 +110,11 @@ def decimal(
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise RowRejected(f"{column} {value!r} is not a number.") from None
+        raise RowRejected(f"{column} {shown(value)} is not a number.") from None
     if not number.is_finite():
-        raise RowRejected(f"{column} {value!r} is not a number.")
+        raise RowRejected(f"{column} {shown(value)} is not a number.")
+    if number and number.adjusted() >= whole_digits:
+        raise RowRejected(f"{column} {shown(value)} is too large (over {whole_digits} digits).")
     if positive and number <= 0:
         raise RowRejected(f"{column} must be more than 0 (got {value}).")
     if minimum is not None and number < minimum:
@@ -100,17 +123,26 @@ def decimal(
 
 
 def integer(
-    row: dict, column: str, *, required: bool = True, positive: bool = False, default: int = 0
+    row: dict,
+    column: str,
+    *,
+    required: bool = True,
+    positive: bool = False,
+    default: int = 0,
+    maximum: int = INTEGER_MAX,
 ) -> int:
-    """A whole number, never negative (`positive` also refuses 0); `default` when empty."""
+    """A whole number, never negative (`positive` also refuses 0), at most `maximum`;
+    `default` when empty."""
     value = cell(row, column)
     if not value:
         if required:
             raise RowRejected(f"{column} is empty.")
         return default
     if not re.fullmatch(r"-?\d+", value):
-        raise RowRejected(f"{column} {value!r} is not a whole number.")
-    number = int(value)
+        raise RowRejected(f"{column} {shown(value)} is not a whole number.")
+    number = int(value) if len(value) <= 20 else maximum + 1  # int() of 4,301 digits raises
+    if number > maximum:
+        raise RowRejected(f"{column} {shown(value)} is too large (at most {maximum}).")
     if positive and number <= 0:
         raise RowRejected(f"{column} must be more than 0 (got {value}).")
     if number < 0:
@@ -125,7 +157,7 @@ def choice(row: dict, column: str, choices: Iterable, default: str) -> str:
         return default
     allowed = {c.value.lower(): c.value for c in choices}
     if value not in allowed:
-        raise RowRejected(f"{column} {value!r} is not one of {', '.join(sorted(allowed))}.")
+        raise RowRejected(f"{column} {shown(value)} is not one of {', '.join(sorted(allowed))}.")
     return allowed[value]
 
 
@@ -142,7 +174,7 @@ def flag(row: dict, column: str, *, default: bool) -> bool:
         return True
     if value in _NO:
         return False
-    raise RowRejected(f"{column} {value!r} is not yes or no.")
+    raise RowRejected(f"{column} {shown(value)} is not yes or no.")
 
 
 def state(row: dict, column: str, *, states: Collection[str], default: str = "") -> str:
@@ -151,7 +183,7 @@ def state(row: dict, column: str, *, states: Collection[str], default: str = "")
     if not value:
         return default
     if value not in states:
-        raise RowRejected(f"{column} {value!r} is not a US state code.")
+        raise RowRejected(f"{column} {shown(value)} is not a US state code.")
     return value
 
 
@@ -159,7 +191,7 @@ def bin_number(row: dict, column: str = "bin", *, required: bool) -> str:
     """A BIN (IIN): exactly 6 digits when the plan bills a payer (`required`), else any."""
     value = text(row, column, max_length=6)
     if required and not re.fullmatch(r"\d{6}", value):
-        raise RowRejected(f"{column} {value!r} is not 6 digits.")
+        raise RowRejected(f"{column} {shown(value)} is not 6 digits.")
     return value
 
 
@@ -169,9 +201,9 @@ def scc_codes(row: dict, column: str = "scc_codes") -> list[int]:
     try:
         codes = [int(code) for code in re.split(r"[;|, ]+", raw) if code]
     except ValueError:
-        raise RowRejected(f"{column} {raw!r} must be numbers such as 47;48.") from None
+        raise RowRejected(f"{column} {shown(raw)} must be numbers such as 47;48.") from None
     if any(code < 0 or code > 99 for code in codes):
-        raise RowRejected(f"{column} {raw!r}: each NCPDP 420-DK code is 0 to 99.")
+        raise RowRejected(f"{column} {shown(raw)}: each NCPDP 420-DK code is 0 to 99.")
     return codes
 
 

@@ -58,6 +58,11 @@ class PrescriptionImporter(Importer):
         "quantity_authorized_total",
         "quantity_remaining",
     ]
+    columns = {
+        "quantity_per_fill": "quantity",
+        "sig_text": "sig",
+        "quantity_authorized_total": "quantity x (refills_authorized + 1)",
+    }
 
     def load(self):
         self.coverages: dict[int, list[Coverage]] = defaultdict(list)

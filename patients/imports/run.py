@@ -19,6 +19,7 @@ from django.db import transaction
 
 from medsync.models import Organization
 from medsync.services import AuditEntry, audit_record_many
+from patients.fhir.reading import expand_bundles, merge_bundle_results
 from patients.imports.base import BATCH_SIZE, Context, Importer
 from patients.imports.columns import KIND_ORDER, file_kind, missing_columns, read_rows
 from patients.imports.coverage import CoverageImporter
@@ -58,7 +59,9 @@ def run_import(
     Runs inside the caller's tenant scope. With apply=True the whole run is one transaction:
     an unexpected failure rolls everything back, so nothing is ever half-imported.
     """
-    ordered = sorted(files, key=lambda f: KIND_ORDER.index(file_kind(f)))
+    files = [ImportFileInput(f.filename, f.text, file_kind(f)) for f in files]
+    expanded, bundles = expand_bundles(files)  # a FHIR Bundle becomes the CSV layouts
+    ordered = sorted(expanded, key=lambda f: KIND_ORDER.index(f.kind))
     context = Context(organization, apply)
     results: list[FileResult] = []
     with transaction.atomic():
@@ -66,14 +69,18 @@ def run_import(
             results.append(_run_file(context, upload, actor=actor, progress=progress))
         if not apply:
             transaction.set_rollback(True)  # a preview writes nothing, even by accident
-    return results
+    return merge_bundle_results(files, results, bundles)
 
 
 def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> FileResult:
     """Check (and with context.apply, write) one file; its problems go in the result."""
     kind = file_kind(upload)
     result = FileResult(filename=upload.filename, kind=kind)
-    header, rows = read_rows(upload.text)
+    try:
+        header, rows = read_rows(upload.text)
+    except RowRejected as problem:
+        result.errors.append(RowProblem(1, str(problem)))
+        return result
     missing = missing_columns(kind, header)
     if missing:
         result.errors.append(
@@ -89,21 +96,24 @@ def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> 
         else (lambda done: None)
     )
     for line, row in rows:
+        if isinstance(row, RowRejected):  # a malformed record: reported, the rest go on
+            result.rows_total += 1
+            result.errors.append(RowProblem(line, str(row)))
+            continue
         if is_blank(row):
             continue
         result.rows_total += 1
         try:
-            if None in row:
-                raise RowRejected("the row has more values than the header has columns.")
             parsed = importer.parse(line, row)
             if parsed.key in seen:
                 raise RowRejected(f"duplicate of line {seen[parsed.key]} (same natural key).")
-            seen[parsed.key] = line
             importer.stage(parsed)
+            seen[parsed.key] = line
         except RowRejected as problem:
             result.errors.append(RowProblem(line, str(problem)))
         if result.rows_total % PROGRESS_EVERY == 0:
             report(0)
+    importer.finish()
     if context.apply:
         importer.write(report)
         _audit_patients_touched(context, importer, kind, actor)
@@ -113,13 +123,7 @@ def _run_file(context: Context, upload: ImportFileInput, *, actor, progress) -> 
 def _audit_patients_touched(context: Context, importer: Importer, kind: str, actor) -> None:
     """One audit event per patient whose record the file created or changed."""
     patients = {p.pk: p for p in context.patients_by_mrn().values()}
-    touched: dict[int, dict[str, int]] = {}
-    for what, instances in (("created", importer.creates), ("updated", importer.updates)):
-        for instance in instances:
-            patient_id = importer.patient_id_of(instance)
-            if patient_id is not None:
-                counts = touched.setdefault(patient_id, {})
-                counts[what] = counts.get(what, 0) + 1
+    touched = importer.touched()
     audit_record_many(
         (
             AuditEntry(f"patients.{kind}.imported", target=patients[patient_id], metadata=counts)

@@ -286,6 +286,7 @@ def test_the_import_benchmark_runs_and_leaves_nothing_behind(capsys):
     out = capsys.readouterr().out
     assert "import: 240 rows" in out and "created 240" in out
     assert "re-import: 240 rows" in out and "unchanged 240" in out
+    assert "plain COPY of the same rows" in out and "ratio" in out
     assert not Organization.objects.filter(slug__startswith="bench-import").exists()
 
 

@@ -23,7 +23,7 @@ def test_an_empty_file_is_reported_by_the_import_not_the_form(client, maple, log
     login(maple.pharmacist)
     empty = SimpleUploadedFile("empty.csv", b"", content_type="text/csv")
     page = client.post("/patients/import/", {"files": [empty]}).content.decode()
-    assert "empty.csv: Unrecognised file" in page
+    assert "empty.csv: The file is empty" in page
 
 
 def test_several_files_posted_under_one_name_make_one_batch(client, maple, login):
