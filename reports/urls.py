@@ -3,7 +3,7 @@
 from django.urls import path
 
 from reports import views
-from reports.views import today
+from reports.views import operations, today
 
 urlpatterns = [
     path("reports/eligibility/", views.eligibility, name="eligibility"),
@@ -15,4 +15,8 @@ urlpatterns = [
 urlpatterns += [
     path("today/", today.today, name="reports-today"),
     path("today/<slug:key>/", today.today_list, name="reports-today-list"),
+    path("reports/workload/", operations.workload, name="reports-workload"),
+    path("reports/forecast/", operations.forecast, name="reports-forecast"),
+    path("reports/forecast/on-hand/", operations.on_hand, name="reports-on-hand"),
+    path("reports/settings/", operations.report_settings, name="reports-settings"),
 ]
