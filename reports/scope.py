@@ -115,6 +115,15 @@ def report_settings_of(pharmacy: Pharmacy) -> ReportSettings:
     return ReportSettings(pharmacy=pharmacy, organization_id=pharmacy.organization_id, **stored)
 
 
+def month_of(value: str, today: dt.date) -> dt.date:
+    """The first day of YYYY-MM, else of this month."""
+    try:
+        month = dt.datetime.strptime(value, "%Y-%m").date()
+    except (TypeError, ValueError):
+        return today.replace(day=1)
+    return month if 2000 <= month.year <= 2099 else today.replace(day=1)
+
+
 def parse_date(value: str | None, field: str, default: dt.date) -> dt.date:
     if not value:
         return default

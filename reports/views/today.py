@@ -13,16 +13,8 @@ from django.urls import reverse
 from medsync.decorators import require_permission
 from medsync.roles import Perm
 from reports import dashboard_today
-from reports.scope import ScopeError, report_scope
+from reports.scope import ScopeError, month_of, report_scope
 from reports.views.common import PAGE_SIZE, csv_response, patients_viewed, scope_or_404
-
-
-def month_of(value: str, today: dt.date) -> dt.date:
-    try:
-        month = dt.datetime.strptime(value, "%Y-%m").date()
-    except (TypeError, ValueError):
-        return today.replace(day=1)
-    return month if 2000 <= month.year <= 2099 else today.replace(day=1)
 
 
 def _shift(month: dt.date, months: int) -> dt.date:
