@@ -50,8 +50,7 @@ def test_workload_and_forecast_equal_their_pages(client, maple, program, login, 
         (d["date"], d["fills"], d["technician_hours"]) for d in workload
     ]
     page_due = {
-        (r["ndc"], r["date"]): Decimal(r["due"])
-        for r in csv.DictReader(io.StringIO(forecast_csv))
+        (r["ndc"], r["date"]): Decimal(r["due"]) for r in csv.DictReader(io.StringIO(forecast_csv))
     }
     api_due = {(f["ndc"], d["date"]): Decimal(d["due"]) for f in forecast for d in f["days"]}
     assert page_due == api_due and any(api_due.values())
@@ -66,7 +65,9 @@ def test_program_and_money_equal_their_pages(client, maple, program, login, api_
         money = api.get("/api/v1/reports/money/").json()
         money_csv = client.get("/reports/money/?format=csv").content.decode()
     for row in body["funnel"]:
-        shown = re.search(rf'data-testid="funnel-{row["key"]}"><td>[^<]*</td><td class="count">(\d+)', page)
+        shown = re.search(
+            rf'data-testid="funnel-{row["key"]}"><td>[^<]*</td><td class="count">(\d+)', page
+        )
         assert int(shown.group(1)) == row["value"]
     months = list(csv.DictReader(io.StringIO(money_csv)))
     assert [(m["month"], int(m["prescriptions"])) for m in months] == [
