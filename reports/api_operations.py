@@ -235,6 +235,7 @@ class ProgramView(ReportAPIView):
                         "enrollment": r.enrollment.public_id,
                         "missed_pickups": r.missed,
                         "unreached_prep_calls": r.unreachable,
+                        "falling_pdc_classes": r.falling_pdc,
                         "last_anchor": r.last_anchor,
                     }
                     for r in report.risk

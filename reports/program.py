@@ -2,7 +2,7 @@
 leave next, on-time pickups; returns to stock, what short fills cost patients, and the
 prescriptions and revenue per synced patient per month.
 
-Each report reads in a fixed number of queries (program: four; money: six)."""
+Each report reads in a fixed number of queries (program: five; money: six)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from patients.models import Fill, PatientStatus, Prescription, PrescriptionStatus
 from reports.money import FillToPrice, fill_values
+from reports.pdc import STAR_CLASSES, PdcFill, pdc_by_class
 from reports.projection import WITHDRAWN
 from reports.scope import ReportScope, sync_settings_of
 from scheduling import planning
@@ -48,10 +49,11 @@ class RiskRow:
     missed: int = 0
     unreachable: int = 0
     last_anchor: dt.date | None = None
+    falling_pdc: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> int:
-        return 2 * self.missed + self.unreachable
+        return 2 * self.missed + self.unreachable + 2 * len(self.falling_pdc)
 
 
 @dataclass
@@ -88,7 +90,25 @@ def _day(moment: dt.datetime | None) -> dt.date | None:
 
 def program_report(scope: ReportScope, start: dt.date, end: dt.date) -> ProgramReport:
     report = ProgramReport(start, end)
-    rows = _enrollment_rows(scope)
+    picked_up = SyncCycle.objects.filter(enrollment=OuterRef("pk"), picked_up_at__isnull=False)
+    enrollments = list(
+        scope.limit(SyncEnrollment.objects.all())
+        .annotate(synced=Exists(picked_up))
+        .select_related("patient", "pharmacy")
+        .order_by("pk")
+    )
+    rows = [
+        (
+            e.patient_id,
+            e.status,
+            e.created_at,
+            e.enrolled_at,
+            e.disenrolled_at,
+            e.disenroll_reason,
+            e.synced,
+        )
+        for e in enrollments
+    ]
     eligible = set(
         scope.limit(
             Prescription.objects.filter(
@@ -152,7 +172,7 @@ def program_report(scope: ReportScope, start: dt.date, end: dt.date) -> ProgramR
         {"key": k, "label": labels.get(k, k), "value": n} for k, n in reasons.most_common()
     ]
     report.on_time = _on_time(scope, start, end)
-    report.risk = _risk(scope)
+    report.risk = _risk(scope, [e for e in enrollments if e.status == EnrollmentStatus.ENROLLED])
     return report
 
 
@@ -178,30 +198,91 @@ def _on_time(scope: ReportScope, start: dt.date, end: dt.date) -> dict:
     return {"on_time": on_time, "cycles": total, "rate": rate(on_time, total)}
 
 
-def _risk(scope: ReportScope) -> list[RiskRow]:
+def _risk(scope: ReportScope, enrolled: list[SyncEnrollment]) -> list[RiskRow]:
     """Enrolled patients with a missed pickup or an unreached prep call in the last 180
-    days (Ateb: patients who leave lose about 63 days on therapy), most signals first."""
+    days, or a Star-class PDC that fell from adherent (80%+) over the 180 days before to
+    below 80% over the last 180 (Ateb: patients who leave lose about 63 days on therapy),
+    most signals first. Two queries: the cycles' signals and a year of fills."""
     since = scope.today - dt.timedelta(days=RISK_WINDOW_DAYS)
-    cycles = (
+    by_id = {e.pk: e for e in enrolled}
+    rows: dict[int, RiskRow] = {}
+    signals = (
         scope.limit(
             SyncCycle.objects.filter(
                 enrollment__status=EnrollmentStatus.ENROLLED, anchor_date__gte=since
             )
         )
         .filter(Q(missed_at__isnull=False) | Q(contact_outcome=ContactOutcome.UNREACHABLE))
-        .select_related("enrollment__patient", "enrollment__pharmacy")
         .order_by("anchor_date", "id")
+        .values_list("enrollment_id", "missed_at", "contact_outcome", "anchor_date")
     )
-    rows: dict[int, RiskRow] = {}
-    for cycle in cycles:
-        row = rows.setdefault(cycle.enrollment_id, RiskRow(cycle.enrollment))
-        row.missed += cycle.missed_at is not None
-        row.unreachable += cycle.contact_outcome == ContactOutcome.UNREACHABLE
-        row.last_anchor = cycle.anchor_date
+    for enrollment_id, missed_at, outcome, anchor in signals:
+        if enrollment_id not in by_id:
+            continue
+        row = rows.setdefault(enrollment_id, RiskRow(by_id[enrollment_id]))
+        row.missed += missed_at is not None
+        row.unreachable += outcome == ContactOutcome.UNREACHABLE
+        row.last_anchor = anchor
+    for enrollment_id, classes in _falling_pdc(scope, enrolled).items():
+        rows.setdefault(enrollment_id, RiskRow(by_id[enrollment_id])).falling_pdc = classes
     return sorted(
         rows.values(),
         key=lambda r: (-r.score, r.enrollment.patient.last_name, r.enrollment.pk),
     )
+
+
+def _falling_pdc(scope: ReportScope, enrolled: list[SyncEnrollment]) -> dict[int, list[str]]:
+    """Per enrollment, the Star classes whose PDC fell from 80%+ to below 80%."""
+    if not enrolled:
+        return {}
+    window = RISK_WINDOW_DAYS
+    recent_start = scope.today - dt.timedelta(days=window - 1)
+    before_end = recent_start - dt.timedelta(days=1)
+    before_start = before_end - dt.timedelta(days=window - 1)
+    fills: dict[int, list[PdcFill]] = defaultdict(list)
+    drug_classes: dict[str, list[str]] = {}
+    for patient_id, fill_date, days, generic, classes in (
+        Fill.objects.filter(
+            prescription__patient_id__in={e.patient_id for e in enrolled},
+            fill_date__gte=before_start,
+            fill_date__lte=scope.today,
+            returned_to_stock_at__isnull=True,
+        )
+        .order_by()
+        .values_list(
+            "prescription__patient_id",
+            "fill_date",
+            "days_supply",
+            "prescription__drug__generic_name",
+            "prescription__drug__therapeutic_classes",
+        )
+    ):
+        drug_classes.setdefault(generic.lower(), list(classes))
+        fills[patient_id].append(
+            PdcFill(fill_date=fill_date, drug=generic.lower(), days_supply=days)
+        )
+    falling: dict[int, list[str]] = {}
+    star = sorted(STAR_CLASSES)
+    for enrollment in enrolled:
+        patient = enrollment.patient
+        history = fills.get(patient.pk)
+        if not history:
+            continue
+        options = {"classes": star, "hospice": patient.hospice, "esrd": patient.esrd}
+        before = pdc_by_class(history, drug_classes, before_start, before_end, **options)
+        recent = pdc_by_class(history, drug_classes, recent_start, scope.today, **options)
+        dropped = [
+            klass
+            for klass, was in before.items()
+            if was.measurable
+            and was.adherent
+            and klass in recent
+            and recent[klass].pdc is not None
+            and not recent[klass].adherent
+        ]
+        if dropped:
+            falling[enrollment.pk] = dropped
+    return falling
 
 
 @dataclass

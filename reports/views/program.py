@@ -49,7 +49,7 @@ def program(request):
         patients_viewed(request, [r.enrollment.patient for r in risk], "reports.program.csv")
         return csv_response(
             f"program-{start}-{end}.csv",
-            ["section", "item", "value", "of"],
+            ["section", "item", "value", "of", "falling_pdc_classes"],
             [["funnel", f["label"], f["value"], f.get("of", "")] for f in report.funnel]
             + [["disenrolled", r["label"], r["value"], ""] for r in report.reasons]
             + [["on_time_pickup", "cycles", report.on_time["on_time"], report.on_time["cycles"]]]
@@ -60,6 +60,7 @@ def program(request):
                     f"({r.enrollment.patient.mrn})",
                     r.missed,
                     r.unreachable,
+                    " ".join(r.falling_pdc),
                 ]
                 for r in risk
             ],

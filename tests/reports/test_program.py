@@ -26,7 +26,7 @@ from scheduling.models import (
     SyncCycle,
     SyncEnrollment,
 )
-from tests.factories import FillFactory
+from tests.factories import DrugFactory, FillFactory, PrescriptionFactory
 from tests.reports.scenario import NOW, TODAY, build_program, limited_pharmacist
 
 pytestmark = pytest.mark.django_db
@@ -130,6 +130,22 @@ def test_money_figures_count_by_hand(maple, program):
     )
     assert feb["revenue_per_patient"] == (feb["revenue"] / 4).quantize(Decimal("0.01"))
     assert fills
+
+
+def test_a_star_pdc_that_fell_below_80_puts_the_patient_on_the_risk_list(maple, program):
+    steady = program.main[2]
+    statin = DrugFactory(name="Atorvastatin", generic_name="atorvastatin")
+    with tenant_scope(maple.organization):
+        rx = PrescriptionFactory(patient=steady.patient, pharmacy=maple.pharmacies[0], drug=statin)
+        # Every 30 days from 2025-03-08 to 2025-09-04: 100% over the 180 days to 9/3, then
+        # one 30-day fill over the 180 days to 3/2/2026.
+        for n in range(7):
+            FillFactory(prescription=rx, fill_date=dt.date(2025, 3, 8) + dt.timedelta(days=30 * n))
+    with tenant_scope(maple.organization), time_machine.travel(NOW, tick=False):
+        report = program_report(scope_of(maple, maple.pharmacist), START, TODAY)
+    falling = {r.enrollment.pk: r.falling_pdc for r in report.risk}
+    assert falling[steady.pk] == ["statin"]
+    assert falling[program.main[0].pk] == []  # missed a pickup, PDC not measurable
 
 
 def test_a_limited_member_and_birch_see_only_their_figures(maple, birch, program):
