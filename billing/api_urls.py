@@ -2,6 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+from billing import api
+
 router = SimpleRouter(trailing_slash=True)
+router.register("claims", api.ClaimViewSet, basename="api-claim")
 
 urlpatterns: list = [*router.urls]

@@ -224,3 +224,7 @@ class PlanRule(TenantOwnedModel):
         if any(mine and mine.upper() != (theirs or "").strip().upper() for mine, theirs in pairs):
             return False
         return not self.plan_type or self.plan_type == coverage.plan_type
+
+
+# Claims live in their own module (registered with the app here).
+from billing import claim_models  # noqa: E402, F401

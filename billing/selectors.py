@@ -101,3 +101,14 @@ def plan_rules_for_many(coverages: Iterable[Coverage]) -> dict[int, PlanRules]:
     coverages = list(coverages)
     rules = _candidate_rules(coverages)
     return {c.pk: _resolve(c, rules, c.rules_state) for c in coverages}
+
+
+from billing.claim_selectors import (  # noqa: E402, F401
+    claim_detail,
+    claim_history,
+    claim_list,
+    latest_claims_for_items,
+    paid_claims_for_items,
+    reject_counts,
+    rejects_to_work,
+)

@@ -204,3 +204,16 @@ def _jsonable(value):
     if isinstance(value, Decimal):
         return str(value)
     return list(value) if isinstance(value, list | tuple) else value
+
+
+from billing.claim_services import (  # noqa: E402, F401
+    ClaimError,
+    ClaimSubject,
+    claim_rebill,
+    claim_resubmit,
+    claim_reverse,
+    claim_submit,
+    claims_submit_many,
+    plan_product_rule_create,
+    subject_of,
+)

@@ -46,6 +46,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "scheduling.tasks.fan_out_check_pickups",
         "schedule": crontab(minute=18),
     },
+    # Return to stock: paid claims of fills not picked up are reversed (B2) on the local day
+    # the payer's window closes; hourly so each pharmacy's midnight is caught.
+    "scheduling.return-to-stock": {
+        "task": "scheduling.tasks.fan_out_return_to_stock",
+        "schedule": crontab(minute=20),
+    },
     "scheduling.hand-over-messages": {
         "task": "scheduling.tasks.fan_out_hand_over_message_requests",
         "schedule": crontab(minute="*/10"),

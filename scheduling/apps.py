@@ -7,10 +7,12 @@ class SchedulingConfig(AppConfig):
 
     def ready(self):
         # messaging sits below scheduling: it offers plug points, scheduling plugs in.
+        from medsync.dashboard import register_dashboard_card
         from messaging.registry import register_open_prep_question_check, register_reply_handler
         from patients.panels import register_patient_panel
         from patients.visibility import register_patient_pharmacy_link
         from scheduling import tasks  # noqa: F401 - services and sweeps queue jobs by name
+        from scheduling.dashboard import returns_card
         from scheduling.panels import sync_panel
         from scheduling.selectors.patients import sync_at_pharmacies
         from scheduling.services import cycle_sms_reply, has_open_prep_question
@@ -19,3 +21,4 @@ class SchedulingConfig(AppConfig):
         register_open_prep_question_check(has_open_prep_question)
         register_patient_panel("sync", sync_panel, order=10)
         register_patient_pharmacy_link("sync", sync_at_pharmacies)
+        register_dashboard_card("returns", returns_card, order=45)

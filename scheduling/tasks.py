@@ -40,6 +40,11 @@ def check_pickups(*, organization_id: str) -> dict:
     return sweeps.cycles_check_pickups().as_dict()
 
 
+@shared_task(base=TenantTask, name="scheduling.tasks.return_to_stock")
+def return_to_stock(*, organization_id: str) -> dict:
+    return sweeps.items_return_to_stock().as_dict()
+
+
 @shared_task(base=TenantTask, name="scheduling.tasks.detect_replans")
 def detect_replans(*, organization_id: str) -> dict:
     return sweeps.replans_detect().as_dict()
@@ -80,6 +85,11 @@ def fan_out_open_prefill() -> int:
 @shared_task(name="scheduling.tasks.fan_out_check_pickups", acks_late=True)
 def fan_out_check_pickups() -> int:
     return fan_out(check_pickups)
+
+
+@shared_task(name="scheduling.tasks.fan_out_return_to_stock", acks_late=True)
+def fan_out_return_to_stock() -> int:
+    return fan_out(return_to_stock)
 
 
 @shared_task(name="scheduling.tasks.fan_out_detect_replans", acks_late=True)

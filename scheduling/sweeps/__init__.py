@@ -8,6 +8,7 @@ machinery is runner.py, the raw SQL scheduling/sql.py).
     cycles_check_pickups         (d) missed pickups, return-to-stock warnings, closing
     replans_detect                   new Rx / dose change / discontinuation -> proposed re-plan
     satellites_refresh           (e) Rx kept out of sync: own due date, prep and pre-fill days
+    items_return_to_stock        (f) billed, not picked up, payer's window closed: B2 + returned
     message_requests_hand_over       recorded text requests -> messaging
 """
 
@@ -17,6 +18,7 @@ from scheduling.sweeps.pickups import cycles_check_pickups
 from scheduling.sweeps.prefill import cycles_open_prefill
 from scheduling.sweeps.prep import cycles_open_prep
 from scheduling.sweeps.replans import replans_detect
+from scheduling.sweeps.returns import items_return_to_stock
 from scheduling.sweeps.runner import SweepResult
 from scheduling.sweeps.satellites import satellites_refresh
 
@@ -26,6 +28,7 @@ __all__ = [
     "cycles_ensure_upcoming",
     "cycles_open_prefill",
     "cycles_open_prep",
+    "items_return_to_stock",
     "message_requests_hand_over",
     "replans_detect",
     "satellites_refresh",

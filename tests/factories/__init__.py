@@ -1,5 +1,11 @@
 """The one set of factory_boy factories every test and benchmark builds rows with."""
 
+from tests.factories.billing import (
+    PlanProductRuleFactory,
+    PlanRuleFactory,
+    PriceListEntryFactory,
+    claim_subject,
+)
 from tests.factories.bulk import bulk_build_create
 from tests.factories.platform import (
     TEST_PASSWORD,
@@ -31,11 +37,15 @@ __all__ = [
     "OrganizationFactory",
     "PatientFactory",
     "PharmacyFactory",
+    "PlanProductRuleFactory",
+    "PlanRuleFactory",
     "PrescriberFactory",
     "PrescriptionFactory",
+    "PriceListEntryFactory",
     "SyncDrugFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
     "bulk_build_create",
+    "claim_subject",
     "valid_npi",
 ]

@@ -22,6 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from billing.services import ClaimSubject, claim_submit
 from medsync.models import MembershipPharmacy
 from medsync.roles import Role
 from medsync.tenancy import tenant_scope
@@ -37,6 +38,7 @@ from tests.factories import (
     MembershipFactory,
     PatientFactory,
     PrescriptionFactory,
+    PriceListEntryFactory,
     UserFactory,
 )
 from tests.scheduling.conftest import enroll, make_patient
@@ -89,6 +91,16 @@ ROUTES: dict[str, tuple[str, str]] = {
     "conversation-read": ("conversation", "post"),
     "conversation-reopen": ("conversation", "post"),
     "conversation-reply": ("conversation", "post"),
+    # claims (issue 11)
+    "claim-detail": ("claim", "get"),
+    "claim-resubmit": ("claim", "post"),
+    "claim-rebill": ("claim", "post"),
+    "claim-reverse": ("claim", "post"),
+    "api-claim-detail": ("claim", "get"),
+    "api-claim-ncpdp": ("claim", "get"),
+    "api-claim-submit": ("claim", "post"),
+    "api-claim-rebill": ("claim", "post"),
+    "api-claim-reverse": ("claim", "post"),
 }
 # Routes with an id that is not a patient's record, and why.
 OTHER_ROUTES = {
@@ -178,6 +190,18 @@ def _side(tenant, pharmacy, *, last_name: str) -> Side:
     return Side(patient, ids, candidate)
 
 
+def _claim_for(item):
+    """A paid or rejected claim of the item (what starting it in the fill queue sends)."""
+    rx = item.prescription
+    PriceListEntryFactory(pharmacy=rx.pharmacy, ndc=rx.drug.ndc)
+    subject = ClaimSubject(
+        pharmacy=rx.pharmacy, patient=rx.patient, prescription=rx, coverage=rx.coverage,
+        cycle_item_id=item.pk, date_of_service=item.fill_date, quantity=item.quantity,
+        days_supply=item.days_supply, fill_number=1, scc_codes=tuple(item.scc_codes),
+    )  # fmt: skip
+    return claim_submit(subject=subject, actor=None)
+
+
 @pytest.fixture
 def world(sms_maple):
     maple = sms_maple
@@ -191,7 +215,9 @@ def world(sms_maple):
             for side in (main, other):
                 cycle = SyncCycle.objects.get(patient=side.patient)
                 side.ids["cycle"] = cycle.public_id
-                side.ids["item"] = cycle.items.order_by("id").first().public_id
+                item = cycle.items.order_by("id").first()
+                side.ids["item"] = item.public_id
+                side.ids["claim"] = _claim_for(item).public_id
         pharmacist = UserFactory(email="limited.pharmacist@maple.test")
         membership = MembershipFactory(
             organization=maple.organization,

@@ -78,7 +78,7 @@ ORGANIZATIONS = [
     },
 ]
 
-APP_SEEDERS = ["patients", "billing", "scheduling", "messaging", "reports"]
+APP_SEEDERS = ["patients", "billing", "scheduling", "claims", "messaging", "reports"]
 
 # One person who works in both: shows the organization switcher.
 FLOATER = (

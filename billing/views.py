@@ -1,0 +1,115 @@
+"""Claims pages: the list (filters, a page at a time) and one claim with its history, the D.0
+record and the actions that work it (resubmit a reject, reverse or rebill a paid claim)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from billing import selectors, services
+from billing.claim_models import Claim, ClaimStatus
+from billing.forms import ClaimCorrectionForm, ClaimReverseForm
+from billing.rejects import REJECT_CODES
+from medsync.decorators import require_permission
+from medsync.roles import Perm
+from medsync.services import audit_record
+from patients.services import patient_viewed
+
+PAGE_SIZE = 25
+
+
+@require_permission(Perm.VIEW_FILL_QUEUE)
+def claim_list(request):
+    """Claims newest first; filter by status and reject code."""
+    status = request.GET.get("status", "")
+    if status not in ClaimStatus.values:
+        status = ""
+    reject_code = request.GET.get("reject_code", "").strip().upper()
+    if reject_code not in REJECT_CODES:
+        reject_code = ""
+    claims = selectors.claim_list(
+        membership=request.membership, status=status, reject_code=reject_code
+    )
+    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit_record(
+        action="billing.claim.listed",
+        actor=request.user,
+        metadata={"count": page.paginator.count, "status": status, "reject_code": reject_code},
+    )
+    context = {
+        "page": page,
+        "status": status,
+        "reject_code": reject_code,
+        "statuses": ClaimStatus.choices,
+        "reject_codes": sorted(REJECT_CODES.items()),
+    }
+    return render(request, "billing/claim_list.html", context)
+
+
+def _claim_or_404(request, public_id) -> Claim:
+    try:
+        return selectors.claim_detail(membership=request.membership, public_id=public_id)
+    except Claim.DoesNotExist:
+        raise Http404("No such claim.") from None
+
+
+@require_permission(Perm.VIEW_FILL_QUEUE)
+def claim_detail(request, public_id):
+    claim = _claim_or_404(request, public_id)
+    patient_viewed(patient=claim.patient, actor=request.user, via="billing.claim")
+    related = list(
+        selectors.claim_list(membership=request.membership)
+        .filter(cycle_item_id=claim.cycle_item_id)
+        .exclude(pk=claim.pk)
+    )
+    context = {
+        "claim": claim,
+        "history": list(selectors.claim_history(claim)),
+        "related": related,
+        "request_fields": sorted(claim.request_record.items()),
+        "response_fields": sorted(claim.response_record.items()),
+        "correction_form": ClaimCorrectionForm(
+            initial={"quantity": claim.quantity, "days_supply": claim.days_supply}
+        ),
+        "reverse_form": ClaimReverseForm(),
+        "can_work": claim.status in (ClaimStatus.REJECTED, ClaimStatus.PAID),
+    }
+    return render(request, "billing/claim_detail.html", context)
+
+
+def _done(request, claim: Claim, new: Claim, verb: str):
+    if new.status == ClaimStatus.REJECTED:
+        codes = ", ".join(new.reject_codes)
+        messages.warning(request, f"{verb}: rejected again ({codes}). See the fix below.")
+    else:
+        messages.success(request, f"{verb}: {new.get_status_display().lower()}.")
+    return redirect("claim-detail", public_id=new.public_id)
+
+
+@require_POST
+@require_permission(Perm.PROCESS_FILLS)
+def claim_work(request, public_id, action: str):
+    """Resubmit a reject, rebill or reverse a paid claim (one action each)."""
+    claim = _claim_or_404(request, public_id)
+    form = (ClaimReverseForm if action == "reverse" else ClaimCorrectionForm)(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+        return redirect("claim-detail", public_id=claim.public_id)
+    try:
+        if action == "reverse":
+            new = services.claim_reverse(
+                claim, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            return _done(request, claim, new, "Reversed")
+        if action == "rebill":
+            new = services.claim_rebill(claim, actor=request.user, **form.corrections())
+            return _done(request, claim, new, "Rebilled")
+        new = services.claim_resubmit(claim, actor=request.user, **form.corrections())
+        return _done(request, claim, new, "Resubmitted")
+    except services.ClaimError as exc:
+        messages.error(request, exc.message)
+        return redirect("claim-detail", public_id=claim.public_id)
