@@ -1,10 +1,13 @@
 """What a fill is worth, for the program reports: the one place the reports price fills.
 
-Until billing's claims are merged the value of a fill is computed as its claim would be
-priced (DOMAIN 5): insured, the pharmacy's acquisition cost x quantity plus the plan's
-dispensing fee; cash (no coverage), the usual-and-customary price x quantity. A fill whose
-NDC has no price-list row is worth nothing here (counted, not priced). Two queries for any
-number of fills: the price list rows and the plan rules.
+A fill billed through MedSync (a cycle item with a claim) is worth what its latest primary
+bill (B1/B3) was paid: plan pay + patient pay, the whole reimbursement (a secondary pays out
+of the primary's patient pay); a claim since reversed keeps the amount that was reversed.
+Any other fill (history, or no claim yet) is priced as its claim would be (DOMAIN 5):
+insured, the pharmacy's acquisition cost x quantity plus the plan's dispensing fee; cash
+(no coverage), the usual-and-customary price x quantity; an NDC without a price-list row is
+worth nothing here (counted, not priced). Queries: the claims, the price list rows, and the
+plan rules unless the caller has them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing.proration import round_cents
+from billing.claim_models import Claim, ClaimStatus, ClaimTransaction
+from billing.proration import PlanRules, round_cents
 from billing.selectors import plan_rules_for_many
 from patients.models import Coverage, PriceListEntry
 
@@ -27,21 +31,53 @@ class FillToPrice:
     ndc: str
     quantity: Decimal
     coverage: Coverage | None
+    cycle_item_id: int | None = None
 
 
-def fill_values(fills: Iterable[FillToPrice]) -> dict[Hashable, Decimal]:
+def claim_amounts(item_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Per cycle item, plan pay + patient pay of its latest primary bill that was paid
+    (still paid, or reversed since). One query."""
+    ids = sorted({int(i) for i in item_ids if i is not None})
+    if not ids:
+        return {}
+    rows = (
+        Claim.objects.filter(
+            cycle_item_id__in=ids,
+            coordination=1,
+            transaction__in=[ClaimTransaction.BILL, ClaimTransaction.REBILL],
+            status__in=[ClaimStatus.PAID, ClaimStatus.REVERSED],
+        )
+        .order_by("cycle_item_id", "-submitted_at", "-id")
+        .distinct("cycle_item_id")
+        .values_list("cycle_item_id", "plan_pay", "patient_pay")
+    )
+    return {item: (plan or ZERO) + (patient or ZERO) for item, plan, patient in rows}
+
+
+def fill_values(
+    fills: Iterable[FillToPrice], *, rules: dict[int, PlanRules] | None = None
+) -> dict[Hashable, Decimal]:
+    """Each fill's value, keyed by its `key` (see the module docstring)."""
     fills = list(fills)
     if not fills:
         return {}
+    claimed = claim_amounts(f.cycle_item_id for f in fills)
+    values: dict[Hashable, Decimal] = {}
+    for fill in fills:
+        if fill.cycle_item_id in claimed:
+            values[fill.key] = claimed[fill.cycle_item_id]
+    fills = [f for f in fills if f.key not in values]
+    if not fills:
+        return values
     prices = {
         (pharmacy_id, ndc): (acquisition, usual)
         for pharmacy_id, ndc, acquisition, usual in PriceListEntry.objects.filter(
             pharmacy_id__in={f.pharmacy_id for f in fills}, ndc__in={f.ndc for f in fills}
         ).values_list("pharmacy_id", "ndc", "acquisition_cost", "usual_and_customary")
     }
-    coverages = {f.coverage.pk: f.coverage for f in fills if f.coverage is not None}
-    rules = plan_rules_for_many(coverages.values()) if coverages else {}
-    values = {}
+    if rules is None:
+        coverages = {f.coverage.pk: f.coverage for f in fills if f.coverage is not None}
+        rules = plan_rules_for_many(coverages.values()) if coverages else {}
     for fill in fills:
         price = prices.get((fill.pharmacy_id, fill.ndc))
         if price is None:

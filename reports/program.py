@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from patients.models import Fill, PatientStatus, Prescription, PrescriptionStatus
@@ -292,7 +292,10 @@ class MoneyReport:
     returned: dict = field(default_factory=dict)
     short_fills: dict = field(default_factory=dict)
     months: list[dict] = field(default_factory=list)
-    source: str = "fills priced from the price list and plan rules"
+    source: str = (
+        "billed fills at what their claims were paid (plan + patient), other fills priced "
+        "from the price list and plan rules"
+    )
 
 
 def months_between(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -350,16 +353,23 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
             ),
             "prescription__pharmacy",
         )
-        .select_related("prescription__coverage", "prescription__drug")
+        .annotate(
+            cycle_item_id=Subquery(CycleItem.objects.filter(fill=OuterRef("pk")).values("pk")[:1])
+        )
+        .select_related("prescription__coverage", "prescription__drug", "prescription__pharmacy")
         .only(
             "pk",
             "fill_date",
             "quantity",
             "prescription__patient_id",
-            "prescription__pharmacy_id",
+            "prescription__pharmacy__state",
             "prescription__drug__ndc",
             "prescription__coverage",
         )
+    )
+    # Plan rules once for both: the fills' values and the returned fills' RTS windows.
+    rules = planning.plan_rules_by_coverage(
+        [f.prescription for f in fills] + [i.prescription for i in returned]
     )
     values = fill_values(
         [
@@ -369,6 +379,7 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
                 f.prescription.drug.ndc,
                 f.quantity,
                 f.prescription.coverage,
+                f.cycle_item_id,
             )
             for f in fills
         ]
@@ -379,13 +390,14 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
                 i.prescription.drug.ndc,
                 i.quantity,
                 i.prescription.coverage,
+                i.pk,
             )
             for i in returned
-        ]
+        ],
+        rules=rules,
     )
     in_time = late = 0
     in_time_value = late_value = ZERO
-    rules = planning.plan_rules_by_coverage([i.prescription for i in returned])
     for item in returned:
         rules_days = planning.rules_for(
             item.prescription, rules, pharmacy_state=item.cycle.pharmacy.state

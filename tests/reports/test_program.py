@@ -243,3 +243,25 @@ def test_inactive_enrollment_is_disenrolled_in_one_click(client, maple, birch, p
         quiet.refresh_from_db()
     assert quiet.status == EnrollmentStatus.DISENROLLED and quiet.disenroll_reason == "unreachable"
     assert "No pickup for 3 months" in quiet.disenroll_note
+
+
+def test_billed_fills_count_what_their_claims_were_paid(maple, program):
+    from billing.claim_services import claim_submit
+    from tests.factories.billing import claim_subject
+
+    with tenant_scope(maple.organization), time_machine.travel(NOW, tick=False):
+        returned = CycleItem.objects.select_related("prescription").get(state=ItemState.RETURNED)
+        claim = claim_submit(
+            subject=claim_subject(
+                returned.prescription,
+                cycle_item_id=returned.pk,
+                date_of_service=returned.fill_date,
+                quantity=returned.quantity,
+                days_supply=returned.days_supply,
+            ),
+            actor=maple.pharmacist,
+        )
+        assert claim.status == "paid"
+        report = money_report(scope_of(maple, maple.pharmacist), START, TODAY)
+    assert report.returned["reversed_in_time"] == claim.plan_pay + claim.patient_pay
+    assert "claims" in report.source
