@@ -101,13 +101,19 @@ def forecast_ndc(
     orders: list[OrderSuggestion] = []
     short_on = None
     rows = []
+    arrival_index = {day: n for n, day in enumerate(arrivals)}
+    position = {d: n for n, d in enumerate(window)}
+    running = [ZERO]  # running[n] = due over the first n days of the window
+    for d in window:
+        running.append(running[-1] + due[d])
+    first_arrival = arrivals[0] if arrivals else None
     for day in window:
-        if day in arrivals:
-            index = arrivals.index(day)
+        if day in arrival_index:
+            index = arrival_index[day]
             until = arrivals[index + 1] if index + 1 < len(arrivals) else window[-1]
             if index + 1 < len(arrivals):
                 until -= dt.timedelta(days=1)
-            period_due = sum((due[d] for d in window if day <= d <= until), ZERO)
+            period_due = running[position[until] + 1] - running[position[day]]
             needed = max(ZERO, period_due - stock)  # a shortfall so far is owed too
             packages = math.ceil(needed / package) if needed > 0 else 0
             quantity = package * packages
@@ -118,7 +124,7 @@ def forecast_ndc(
                 arriving[day] = quantity
                 stock += quantity
         stock -= due[day]
-        if stock < 0 and short_on is None and not any(a <= day for a in arrivals):
+        if stock < 0 and short_on is None and (first_arrival is None or day < first_arrival):
             short_on = day
         rows.append(
             ForecastDay(

@@ -16,10 +16,14 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+
 from billing.claim_models import Claim, ClaimStatus, ClaimTransaction
 from billing.proration import PlanRules, round_cents
 from billing.selectors import plan_rules_for_many
 from patients.models import Coverage, PriceListEntry
+from scheduling.models import CycleItem
 
 ZERO = Decimal("0")
 
@@ -54,14 +58,59 @@ def claim_amounts(item_ids: Iterable[int]) -> dict[int, Decimal]:
     return {item: (plan or ZERO) + (patient or ZERO) for item, plan, patient in rows}
 
 
+def _claim_total():
+    """The latest paid (or since reversed) primary bill's plan + patient pay of the cycle
+    item in the outer query (served by the claims' per-item index)."""
+    latest = (
+        Claim.objects.filter(
+            cycle_item_id=OuterRef("pk"),
+            coordination=1,
+            transaction__in=[ClaimTransaction.BILL, ClaimTransaction.REBILL],
+            status__in=[ClaimStatus.PAID, ClaimStatus.REVERSED],
+        )
+        .order_by("-submitted_at", "-id")
+        .annotate(total=Coalesce("plan_pay", ZERO) + Coalesce("patient_pay", ZERO))
+        .values("total")[:1]
+    )
+    return Subquery(latest)
+
+
+def claims_of_fills(
+    fill_ids: Iterable[int], item_ids: Iterable[int] = ()
+) -> tuple[dict[int, int], dict[int, Decimal]]:
+    """(fill id -> the cycle item that made it, cycle item -> its claim amount) for these
+    fills and these cycle items, in one query."""
+    fill_ids, item_ids = list(fill_ids), list(item_ids)
+    if not fill_ids and not item_ids:
+        return {}, {}
+    rows = (
+        CycleItem.objects.filter(Q(fill_id__in=fill_ids) | Q(pk__in=item_ids))
+        .annotate(claim_total=_claim_total())
+        .order_by()
+        .values_list("pk", "fill_id", "claim_total")
+    )
+    item_of_fill, amounts = {}, {}
+    for item_id, fill_id, total in rows:
+        if fill_id is not None:
+            item_of_fill[fill_id] = item_id
+        if total is not None:
+            amounts[item_id] = total
+    return item_of_fill, amounts
+
+
 def fill_values(
-    fills: Iterable[FillToPrice], *, rules: dict[int, PlanRules] | None = None
+    fills: Iterable[FillToPrice],
+    *,
+    rules: dict[int, PlanRules] | None = None,
+    claimed: dict[int, Decimal] | None = None,
 ) -> dict[Hashable, Decimal]:
-    """Each fill's value, keyed by its `key` (see the module docstring)."""
+    """Each fill's value, keyed by its `key` (see the module docstring). `claimed` (cycle
+    item -> claim amount, from claims_of_fills) saves the claims query."""
     fills = list(fills)
     if not fills:
         return {}
-    claimed = claim_amounts(f.cycle_item_id for f in fills)
+    if claimed is None:
+        claimed = claim_amounts(f.cycle_item_id for f in fills)
     values: dict[Hashable, Decimal] = {}
     for fill in fills:
         if fill.cycle_item_id in claimed:

@@ -11,11 +11,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from patients.models import Fill, PatientStatus, Prescription, PrescriptionStatus
-from reports.money import FillToPrice, fill_values
+from reports.money import FillToPrice, claims_of_fills, fill_values
 from reports.pdc import STAR_CLASSES, PdcFill, pdc_by_class
 from reports.projection import WITHDRAWN
 from reports.scope import ReportScope, sync_settings_of
@@ -353,9 +353,6 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
             ),
             "prescription__pharmacy",
         )
-        .annotate(
-            cycle_item_id=Subquery(CycleItem.objects.filter(fill=OuterRef("pk")).values("pk")[:1])
-        )
         .select_related("prescription__coverage", "prescription__drug", "prescription__pharmacy")
         .only(
             "pk",
@@ -367,6 +364,7 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
             "prescription__coverage",
         )
     )
+    item_of_fill, claimed = claims_of_fills([f.pk for f in fills], [i.pk for i in returned])
     # Plan rules once for both: the fills' values and the returned fills' RTS windows.
     rules = planning.plan_rules_by_coverage(
         [f.prescription for f in fills] + [i.prescription for i in returned]
@@ -379,7 +377,7 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
                 f.prescription.drug.ndc,
                 f.quantity,
                 f.prescription.coverage,
-                f.cycle_item_id,
+                item_of_fill.get(f.pk),
             )
             for f in fills
         ]
@@ -395,6 +393,7 @@ def money_report(scope: ReportScope, start: dt.date, end: dt.date) -> MoneyRepor
             for i in returned
         ],
         rules=rules,
+        claimed=claimed,
     )
     in_time = late = 0
     in_time_value = late_value = ZERO
