@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from medsync.api.errors import error_body
-from medsync.dashboard import cards_for
+from medsync.dashboard import cards_for, sections_for
 from medsync.decorators import require_permission
 from medsync.forms import MemberActionForm, MemberInviteForm, OrganizationSwitchForm
 from medsync.invitations import (
@@ -58,6 +58,7 @@ def dashboard(request):
             "pharmacies": pharmacies,
             "incomplete": [p for p in pharmacies if p.missing_for_operation],
             "cards": cards_for(request),
+            "sections": sections_for(request),
         },
     )
 

@@ -15,3 +15,8 @@ class ReportsConfig(AppConfig):
         from reports.dashboard import candidates_card
 
         register_dashboard_card("candidates", candidates_card, order=60)
+
+        from medsync.dashboard import register_dashboard_section
+        from reports.views.today import today_section
+
+        register_dashboard_section("today", today_section, order=10)

@@ -3,8 +3,31 @@
 from django.urls import path
 
 from reports import views
+from reports.views import operations, program, today
 
 urlpatterns = [
     path("reports/eligibility/", views.eligibility, name="eligibility"),
     path("reports/eligibility.csv", views.eligibility_csv, name="eligibility-csv"),
+]
+
+# --- Operations reports (issue 13 items 1, 4-7): today, program, opportunities, workload,
+# --- inventory forecast.
+urlpatterns += [
+    path("today/", today.today, name="reports-today"),
+    path("today/<slug:key>/", today.today_list, name="reports-today-list"),
+    path("reports/workload/", operations.workload, name="reports-workload"),
+    path("reports/forecast/", operations.forecast, name="reports-forecast"),
+    path("reports/forecast/on-hand/", operations.on_hand, name="reports-on-hand"),
+    path("reports/settings/", operations.report_settings, name="reports-settings"),
+]
+urlpatterns += [
+    path("reports/program/", program.program, name="reports-program"),
+    path("reports/money/", program.money, name="reports-money"),
+    path("reports/opportunities/", program.opportunities_page, name="reports-opportunities"),
+    path(
+        "reports/opportunities/inactive/<uuid:enrollment_id>/disenroll/",
+        program.inactive_disenroll,
+        name="reports-inactive-disenroll",
+    ),
+    path("reports/month.pdf", program.month_pdf, name="reports-month-pdf"),
 ]
