@@ -9,6 +9,12 @@ from tests.factories.platform import (
     UserFactory,
     valid_npi,
 )
+from tests.factories.programs import (
+    InpatientStayFactory,
+    PrepContactFactory,
+    SyncCycleFactory,
+    SyncEnrollmentFactory,
+)
 from tests.factories.records import (
     CoverageFactory,
     DrugFactory,
@@ -27,13 +33,17 @@ __all__ = [
     "DrugFactory",
     "FillFactory",
     "InhalerFactory",
+    "InpatientStayFactory",
     "MembershipFactory",
     "OrganizationFactory",
     "PatientFactory",
     "PharmacyFactory",
+    "PrepContactFactory",
     "PrescriberFactory",
     "PrescriptionFactory",
+    "SyncCycleFactory",
     "SyncDrugFactory",
+    "SyncEnrollmentFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
     "bulk_build_create",

@@ -1,0 +1,197 @@
+"""Refreshing the cached adherence outcomes (`reports.models.PdcOutcome`).
+
+`outcomes_refresh` measures every period of every patient of the tenant (see
+`reports.adherence`) and replaces the tenant's cached rows in one transaction: run twice, the
+second run writes the same rows (idempotent), and a reader never sees half a refresh. Windows
+without an inpatient stay are measured set-based in SQL (`reports.pdc_sql`), the few with a
+stay by the pure engine; the rows are written with COPY. Progress is saved on the
+`OutcomeRefresh` row between chunks, in its own short transactions, so the page can show it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import time
+import uuid
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from medsync.jobs import enqueue_for_organization
+from medsync.services import audit_record
+from medsync.tenancy import current_organization
+from reports.adherence import OutcomeWindow, outcome_facts, outcome_windows, stays_of
+from reports.models import OutcomeRefresh, PdcOutcome, RefreshStatus
+from reports.pdc_sql import ClassPdc, engine_pdc, sql_pdc
+from reports.selectors import _dispensed_fills, _pdc_inputs
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 20_000  # windows per SQL statement
+REFRESH_TASK = "reports.refresh_outcomes"
+_COLUMNS = (
+    "organization_id",
+    "public_id",
+    "patient_id",
+    "pharmacy_id",
+    "period",
+    "therapeutic_class",
+    "age_band",
+    "enrolled_on",
+    "period_start",
+    "period_end",
+    "index_date",
+    "days_in_period",
+    "days_covered",
+    "measurable",
+    "adherent",
+    "reason_code",
+    "as_of",
+)
+
+
+def outcomes_refresh_request(*, actor) -> tuple[OutcomeRefresh, bool]:
+    """Queue a refresh (the page's button); one already queued or running is returned
+    instead of a second one. Returns (the refresh, whether a new one was queued)."""
+    with transaction.atomic():
+        running = (
+            OutcomeRefresh.objects.select_for_update()
+            .filter(status__in=(RefreshStatus.QUEUED, RefreshStatus.RUNNING))
+            .first()
+        )
+        if running is not None:
+            return running, False
+        refresh = OutcomeRefresh.objects.create(requested_by=actor)
+        audit_record(action="reports.outcomes.refresh_requested", actor=actor, target=refresh)
+        enqueue_for_organization(
+            REFRESH_TASK, current_organization(), refresh_id=str(refresh.public_id)
+        )
+    return refresh, True
+
+
+def _claim(refresh: OutcomeRefresh | None, as_of: dt.date) -> OutcomeRefresh | None:
+    """Move a queued refresh to running (conditional UPDATE: a duplicate task finds none)."""
+    now = timezone.now()
+    if refresh is None:
+        return OutcomeRefresh.objects.create(
+            status=RefreshStatus.RUNNING, started_at=now, as_of=as_of
+        )
+    claimed = OutcomeRefresh.objects.filter(pk=refresh.pk, status=RefreshStatus.QUEUED).update(
+        status=RefreshStatus.RUNNING, started_at=now, as_of=as_of
+    )
+    if not claimed:
+        return None
+    refresh.refresh_from_db()
+    return refresh
+
+
+def _measure(windows: list[OutcomeWindow], organization_id: int, refresh: OutcomeRefresh):
+    """ClassPdc rows of every window: SQL for those without a stay, the engine for the rest."""
+    if not windows:
+        return []
+    first = min(w.window.start for w in windows)
+    last = max(w.window.end for w in windows)
+    stays = stays_of(None, first, last)
+
+    def has_stay(w: OutcomeWindow) -> bool:
+        return any(
+            a <= w.window.end and b >= w.window.start for a, b in stays.get(w.window.patient_id, ())
+        )
+
+    with_stay = [w for w in windows if has_stay(w)]
+    plain = [w for w in windows if not has_stay(w)]
+    results: list[ClassPdc] = []
+    for begin in range(0, len(plain), CHUNK):
+        chunk = [w.window for w in plain[begin : begin + CHUNK]]
+        results.extend(sql_pdc(organization_id, chunk))
+        _progress(refresh, begin + len(chunk))
+    if with_stay:
+        ids = sorted({w.window.patient_id for w in with_stay})
+        fills, drug_classes = _pdc_inputs(_dispensed_fills(ids, first, last))
+        results.extend(engine_pdc([w.window for w in with_stay], fills, drug_classes, stays))
+    _progress(refresh, len(windows))
+    return results
+
+
+def _progress(refresh: OutcomeRefresh, done: int) -> None:
+    OutcomeRefresh.objects.filter(pk=refresh.pk).update(windows_done=done)
+
+
+def _copy_rows(organization_id: int, windows: list[OutcomeWindow], results, as_of) -> int:
+    by_key = {w.window.key: w for w in windows}
+    buffer = io.StringIO()
+    written = 0
+    for r in results:
+        if r.days_in_period <= 0:
+            continue  # every day of the period spent in a stay: nothing to measure
+        w = by_key[r.key]
+        values = (
+            organization_id,
+            uuid.uuid4(),
+            r.patient_id,
+            w.pharmacy_id,
+            w.period,
+            r.therapeutic_class,
+            w.age_band,
+            w.enrolled_on,
+            w.window.start,
+            r.period_end,
+            r.index_date,
+            r.days_in_period,
+            r.days_covered,
+            "t" if r.measurable else "f",
+            "t" if r.adherent else "f",
+            r.reason_code,
+            as_of,
+        )
+        buffer.write("\t".join(r"\N" if v is None else str(v) for v in values) + "\n")
+        written += 1
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        # The tenant setting for row-level security, for this transaction (COPY itself
+        # goes straight to the driver, past the execute wrapper that sets it).
+        cursor.execute("SELECT set_config('app.organization_id', %s, true)", [str(organization_id)])
+        cursor.cursor.copy_expert(
+            f"COPY {PdcOutcome._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN", buffer
+        )
+    return written
+
+
+def outcomes_refresh(
+    *, refresh: OutcomeRefresh | None = None, as_of: dt.date | None = None
+) -> OutcomeRefresh | None:
+    """Measure every patient and replace the tenant's cached outcomes (idempotent).
+
+    `refresh` is a queued request (None: the nightly job makes its own row). Returns the
+    finished refresh, or None when someone else already claimed that request."""
+    organization = current_organization()
+    as_of = as_of or timezone.localdate()
+    refresh = _claim(refresh, as_of)
+    if refresh is None:
+        return None
+    began = time.perf_counter()
+    try:
+        windows = outcome_windows(outcome_facts(), as_of)
+        OutcomeRefresh.objects.filter(pk=refresh.pk).update(windows_total=len(windows))
+        results = _measure(windows, organization.pk, refresh)
+        with transaction.atomic():
+            PdcOutcome.objects.all().delete()
+            written = _copy_rows(organization.pk, windows, results, as_of)
+            OutcomeRefresh.objects.filter(pk=refresh.pk).update(
+                status=RefreshStatus.DONE,
+                finished_at=timezone.now(),
+                windows_total=len(windows),
+                windows_done=len(windows),
+                rows_written=written,
+                seconds=round(time.perf_counter() - began, 3),
+            )
+    except Exception:
+        OutcomeRefresh.objects.filter(pk=refresh.pk).update(
+            status=RefreshStatus.FAILED, finished_at=timezone.now()
+        )
+        logger.exception("Refreshing the adherence outcomes failed")
+        raise
+    refresh.refresh_from_db()
+    return refresh
