@@ -13,12 +13,15 @@ then does, per window and class:
    a fill's supply ends on ``max(a) over the fills so far + c - 1`` (the closed form of
    `patients.supply.carry_forward`: each start is the later of the fill date and the day
    after the previous end);
-3. the union of the class's spans, capped at the window end (`range_agg` of date ranges:
-   each day once across drugs), the index date, the fill dates, the exclusions.
+3. the days covered, capped at the window end: with one drug in the class, the sum of its
+   spans (shifted spans of one drug never overlap); with several, the union of their date
+   ranges (`range_agg`: each day once across drugs). Then the index date, the fill dates and
+   the exclusions (in Python, from the few rows left).
 
 Inpatient stays move supply past the stay (`reports.pdc.stay_adjusted_spans`), which has no
 closed form: windows of patients with a stay in them are measured by the pure engine
-(`measure_windows` does both and returns one shape). They are a small share of patients.
+(`reports.services.adherence` does both; `engine_pdc` returns the same rows). They are a
+small share of patients.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 
 from reports.pdc import (
     ADHERENCE_THRESHOLD,
@@ -92,45 +95,58 @@ WITH w AS (
     SELECT * FROM unnest(%(wid)s::int[], %(pid)s::bigint[], %(ws)s::date[], %(we)s::date[])
         AS t(wid, patient_id, wstart, wend)
 ),
+dc AS (
+    -- small integers for the sorts: the class's position in %(classes)s, and one key per
+    -- active ingredient (the engine's drug: the generic name, any case)
+    SELECT d.id AS drug_id, array_position(%(classes)s::text[], cls::text) AS cls,
+           dense_rank() OVER (ORDER BY lower(d.generic_name))::int AS drug
+    FROM patients_drug d
+    CROSS JOIN LATERAL unnest(d.therapeutic_classes) AS cls
+    WHERE cls = ANY(%(classes)s)
+),
 fc AS (
-    SELECT w.wid, cls, lower(d.generic_name) AS drug, f.fill_date, max(f.days_supply) AS days
+    SELECT w.wid, w.wend, dc.cls, dc.drug, f.fill_date, max(f.days_supply) AS days
     FROM w
     JOIN patients_prescription p
         ON p.patient_id = w.patient_id AND p.organization_id = %(org)s
+    JOIN dc ON dc.drug_id = p.drug_id
     JOIN patients_fill f
         ON f.prescription_id = p.id AND f.organization_id = %(org)s
         AND f.fill_date BETWEEN w.wstart AND w.wend AND f.returned_to_stock_at IS NULL
-    JOIN patients_drug d ON d.id = p.drug_id
-    CROSS JOIN LATERAL unnest(d.therapeutic_classes) AS cls
-    WHERE cls = ANY(%(classes)s)
-    GROUP BY w.wid, cls, lower(d.generic_name), f.fill_date
+    GROUP BY w.wid, w.wend, dc.cls, dc.drug, f.fill_date
 ),
 run AS (
-    SELECT wid, cls, drug, fill_date, days,
-           sum(days) OVER s AS c
+    SELECT wid, wend, cls, drug, fill_date, days, sum(days) OVER s AS c
     FROM fc
     WINDOW s AS (PARTITION BY wid, cls, drug ORDER BY fill_date ROWS UNBOUNDED PRECEDING)
 ),
 spans AS (
-    SELECT wid, cls, fill_date,
-           max(fill_date - (c - days)::int) OVER s + (c - 1)::int AS span_end,
-           days
+    SELECT wid, wend, cls, drug, fill_date, days,
+           max(fill_date - (c - days)::int) OVER s + (c - 1)::int AS span_end
     FROM run
     WINDOW s AS (PARTITION BY wid, cls, drug ORDER BY fill_date ROWS UNBOUNDED PRECEDING)
 ),
 per_class AS (
-    SELECT s.wid, s.cls,
-           min(s.fill_date) AS index_date,
-           count(DISTINCT s.fill_date) AS fill_dates,
-           range_agg(daterange(
-               (s.span_end - s.days + 1), least(s.span_end, w.wend) + 1, '[)'
-           )) FILTER (WHERE s.span_end - s.days + 1 <= w.wend) AS covered
-    FROM spans s JOIN w USING (wid)
+    -- one drug in the class: its shifted spans never overlap, so the days covered are the
+    -- sum of their lengths up to the window end; several drugs: see `multi`
+    SELECT wid, cls, min(fill_date) AS index_date, count(*) AS fills,
+           min(drug) <> max(drug) AS several,
+           sum(GREATEST(0, LEAST(span_end, wend) - (span_end - days + 1) + 1)) AS covered
+    FROM spans
+    GROUP BY wid, cls
+),
+multi AS (
+    SELECT s.wid, s.cls, count(DISTINCT s.fill_date) AS fill_dates,
+           range_agg(daterange(s.span_end - s.days + 1, LEAST(s.span_end, s.wend) + 1, '[)'))
+               FILTER (WHERE s.span_end - s.days + 1 <= s.wend) AS covered
+    FROM spans s JOIN per_class pc ON pc.wid = s.wid AND pc.cls = s.cls AND pc.several
     GROUP BY s.wid, s.cls
 )
-SELECT pc.wid, pc.cls, pc.index_date, pc.fill_dates,
-       COALESCE((SELECT sum(upper(r) - lower(r)) FROM unnest(pc.covered) AS r), 0) AS covered
-FROM per_class pc
+SELECT pc.wid, pc.cls, pc.index_date, COALESCE(m.fill_dates, pc.fills),
+       CASE WHEN pc.several
+            THEN COALESCE((SELECT sum(upper(r) - lower(r)) FROM unnest(m.covered) AS r), 0)
+            ELSE pc.covered END
+FROM per_class pc LEFT JOIN multi m ON m.wid = pc.wid AND m.cls = pc.cls
 """
 
 
@@ -145,7 +161,11 @@ def _sql_windows(organization_id: int, windows: Sequence[Window], classes: Seque
         "we": [w.end for w in windows],
         "classes": list(classes),
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One analytic statement: JIT compiling it costs more than it saves, and its sorts
+        # fit in memory with a larger work_mem (both for this transaction only).
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(_SQL, params)
         return cursor.fetchall()
 
@@ -166,9 +186,14 @@ def _exclusion(cls: str, window: Window, used: set[str]) -> str:
 def sql_pdc(
     organization_id: int, windows: Sequence[Window], *, classes: Iterable[str] = PDC_CLASSES
 ) -> list[ClassPdc]:
-    """PDC per window and class, set-based (ignores inpatient stays: see `measure_windows`)."""
+    """PDC per window and class, set-based (ignores inpatient stays: callers measure
+    windows with a stay by `engine_pdc`, as `reports.services.adherence` does)."""
     wanted = list(dict.fromkeys(classes))
-    rows = _sql_windows(organization_id, windows, sorted({*wanted, INSULIN, SACUBITRIL_VALSARTAN}))
+    names = sorted({*wanted, INSULIN, SACUBITRIL_VALSARTAN})
+    rows = [
+        (wid, names[position - 1], *rest)
+        for wid, position, *rest in _sql_windows(organization_id, windows, names)
+    ]
     used: dict[int, set[str]] = defaultdict(set)
     for wid, cls, *_ in rows:
         used[wid].add(cls)

@@ -40,7 +40,7 @@ from reports.services import outcomes_refresh
 from scheduling.models import EnrollmentStatus, SyncEnrollment
 
 CHUNK = 5000
-SQL_CHUNK = 20_000
+SQL_CHUNK = 100_000  # windows per statement (one statement for the default N)
 HISTORY_DAYS = 455  # about 15 months of fills: 12 measured, and some before enrollment
 DRUGS = (
     ("Benchvastatin", [TC.STATIN]),
