@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from medsync.selectors import limit_to_visible_pharmacies
 from patients.models import InpatientStay, Patient, PatientStatus
-from reports.models import OutcomePeriod, PdcOutcome
+from reports.models import OutcomePeriod, PdcOutcome, PdcSnapshot
 from reports.pdc import PDC_CLASSES, STAR_CLASSES
 from reports.pdc_sql import Window
 from reports.selectors import PERIOD_ENDING_REASONS
@@ -329,6 +329,39 @@ def adherence_figures(rows) -> list[ClassFigures]:
             )
         )
     return figures
+
+
+TREND_MONTHS = 12
+
+
+def adherence_trend(membership, *, therapeutic_class: str, pharmacy=None) -> list[dict]:
+    """Share adherent per month (from each month's last refresh) before / since enrollment
+    and not enrolled, for one class, over the pharmacies the member sees (one query)."""
+    rows = limit_to_visible_pharmacies(PdcSnapshot.objects.all(), membership, "pharmacy")
+    if pharmacy is not None:
+        rows = rows.filter(pharmacy=pharmacy)
+    months: dict[dt.date, dict[str, list[int]]] = defaultdict(dict)
+    for month, period, measured, adherent in (
+        rows.filter(therapeutic_class=therapeutic_class)
+        .order_by()
+        .values("month", "period")
+        .annotate(m=Sum("measured"), a=Sum("adherent"))
+        .values_list("month", "period", "m", "a")
+    ):
+        months[month][period] = [measured, adherent]
+    out = []
+    for month in sorted(months)[-TREND_MONTHS:]:
+        cell = months[month]
+        out.append(
+            {
+                "month": month,
+                **{
+                    p: _pct(cell.get(p, [0, 0])[1], cell.get(p, [0, 0])[0])
+                    for p in OutcomePeriod.values
+                },
+            }
+        )
+    return out
 
 
 PATIENT_SORTS = {

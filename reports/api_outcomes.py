@@ -16,7 +16,8 @@ from medsync.api.fields import BoundedDateField
 from medsync.roles import Perm
 from medsync.selectors import pharmacies_visible_to
 from medsync.services import audit_record
-from reports.adherence import adherence_figures, outcome_rows
+from patients.models import TherapeuticClass
+from reports.adherence import adherence_figures, adherence_trend, outcome_rows
 from reports.models import OutcomeRefresh
 from reports.pqa_inputs import pqa_for
 
@@ -32,6 +33,7 @@ class _Filters(serializers.Serializer):
 
 
 class AdherenceFilters(_Filters):
+    trend = serializers.ChoiceField(choices=TherapeuticClass.values, required=False)
     enrolled_from = BoundedDateField(required=False)
     enrolled_to = BoundedDateField(required=False)
 
@@ -83,9 +85,18 @@ class ClassFiguresSerializer(serializers.Serializer):
     )
 
 
+class TrendSerializer(serializers.Serializer):
+    month = serializers.DateField()
+    before = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+    since = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+    not_enrolled = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+
+
 class AdherenceReportSerializer(serializers.Serializer):
     as_of = serializers.DateField(allow_null=True)
     classes = ClassFiguresSerializer(many=True)
+    trend_class = serializers.CharField()
+    trend = TrendSerializer(many=True)
 
 
 class AdherenceReportView(TenantAPIView):
@@ -97,6 +108,7 @@ class AdherenceReportView(TenantAPIView):
         parameters=[
             OpenApiParameter("pharmacy", str, description="A pharmacy's id (default: all yours)."),
             OpenApiParameter("enrolled_from", str, description="YYYY-MM-DD, 1900 to 2099."),
+            OpenApiParameter("trend", str, description="The class of the monthly trend."),
             OpenApiParameter("enrolled_to", str, description="YYYY-MM-DD, 1900 to 2099."),
         ],
         responses=AdherenceReportSerializer,
@@ -114,11 +126,20 @@ class AdherenceReportView(TenantAPIView):
             enrolled_to=data.get("enrolled_to"),
         )
         figures = adherence_figures(rows)
+        trend_class = data.get("trend", "statin")
+        trend = adherence_trend(
+            request.membership, therapeutic_class=trend_class, pharmacy=data.get("pharmacy")
+        )
         latest = OutcomeRefresh.objects.filter(status="done").first()
         audit_record(action="reports.adherence.viewed", actor=request.user, metadata={"via": "api"})
         return Response(
             AdherenceReportSerializer(
-                {"as_of": latest.as_of if latest else None, "classes": figures}
+                {
+                    "as_of": latest.as_of if latest else None,
+                    "classes": figures,
+                    "trend_class": trend_class,
+                    "trend": trend,
+                }
             ).data
         )
 

@@ -4,5 +4,6 @@ from reports.outcome_models import (  # noqa: F401
     OutcomePeriod,
     OutcomeRefresh,
     PdcOutcome,
+    PdcSnapshot,
     RefreshStatus,
 )

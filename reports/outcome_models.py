@@ -112,3 +112,33 @@ class OutcomeRefresh(TenantOwnedModel):
     @property
     def in_progress(self) -> bool:
         return self.status in (RefreshStatus.QUEUED, RefreshStatus.RUNNING)
+
+
+class PdcSnapshot(TenantOwnedModel):
+    """The month's adherence figures per pharmacy, period and class, kept from the last refresh
+    of each month: the trend by month (history starts with the first refresh)."""
+
+    pharmacy = models.ForeignKey(
+        Pharmacy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    month = models.DateField(help_text="The first day of the month of the refresh.")
+    period = models.CharField(max_length=12, choices=OutcomePeriod.choices)
+    therapeutic_class = models.CharField(max_length=40)
+    measured = models.PositiveIntegerField()
+    adherent = models.PositiveIntegerField()
+
+    objects = tenant_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "pharmacy", "month", "period", "therapeutic_class"],
+                name="pdc_snapshot_one_per_month",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(adherent__lte=models.F("measured")),
+                name="pdc_snapshot_adherent_within_measured",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "therapeutic_class", "month"])]

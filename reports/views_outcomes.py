@@ -14,7 +14,13 @@ from medsync.decorators import require_permission
 from medsync.roles import Perm
 from medsync.services import AuditEntry, audit_record, audit_record_many
 from patients.models import TherapeuticClass
-from reports.adherence import PATIENT_SORTS, adherence_figures, outcome_patients, outcome_rows
+from reports.adherence import (
+    PATIENT_SORTS,
+    adherence_figures,
+    adherence_trend,
+    outcome_patients,
+    outcome_rows,
+)
 from reports.models import OutcomePeriod, OutcomeRefresh
 from reports.outcome_forms import AdherenceFilterForm, PqaFilterForm
 from reports.pqa import EXCLUSION_LABELS, MEASURE_LABELS
@@ -74,10 +80,25 @@ def _num(value):
     return None if value is None else float(value)
 
 
+def trend_chart(trend) -> dict:
+    return {
+        "type": "line",
+        "labels": [row["month"].strftime("%Y-%m") for row in trend],
+        "series": [
+            {"label": label, "data": [_num(row[period]) for row in trend]}
+            for period, label in OutcomePeriod.choices
+        ],
+    }
+
+
 @require_permission(Perm.VIEW_REPORTS)
 def adherence(request):
     form, rows = _adherence_filters(request)
     figures = adherence_figures(rows) if rows is not None else []
+    trend_class = request.GET.get("trend", "statin")
+    trend_class = trend_class if trend_class in TherapeuticClass.values else "statin"
+    pharmacy = form.cleaned_data.get("pharmacy") if rows is not None and form.is_bound else None
+    trend = adherence_trend(request.membership, therapeutic_class=trend_class, pharmacy=pharmacy)
     audit_record(
         action="reports.adherence.viewed",
         actor=request.user,
@@ -90,6 +111,10 @@ def adherence(request):
             "form": form,
             "figures": [(f, class_label(f.therapeutic_class)) for f in figures],
             "chart": _chart(figures),
+            "trend": trend,
+            "trend_chart": trend_chart(trend),
+            "trend_class": trend_class,
+            "trend_label": class_label(trend_class),
             "refresh": OutcomeRefresh.objects.first(),
             "query": request.GET.urlencode(),
         },

@@ -17,13 +17,14 @@ import time
 import uuid
 
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from medsync.jobs import enqueue_for_organization
 from medsync.services import audit_record
 from medsync.tenancy import current_organization
 from reports.adherence import OutcomeWindow, outcome_facts, outcome_windows, stays_of
-from reports.models import OutcomeRefresh, PdcOutcome, RefreshStatus
+from reports.models import OutcomeRefresh, PdcOutcome, PdcSnapshot, RefreshStatus
 from reports.pdc_sql import ClassPdc, engine_pdc, sql_pdc
 from reports.selectors import _dispensed_fills, _pdc_inputs
 
@@ -159,6 +160,24 @@ def _copy_rows(organization_id: int, windows: list[OutcomeWindow], results, as_o
     return written
 
 
+def _snapshot(organization, as_of: dt.date) -> None:
+    """This month's figures per pharmacy, period and class (the trend): replaced by each
+    refresh of the month, so the last one of a month stays."""
+    month = as_of.replace(day=1)
+    PdcSnapshot.objects.filter(month=month).delete()
+    groups = (
+        PdcOutcome.objects.order_by()
+        .values("pharmacy_id", "period", "therapeutic_class")
+        .annotate(
+            measured=Count("pk", filter=Q(measurable=True)),
+            adherent=Count("pk", filter=Q(adherent=True)),
+        )
+    )
+    PdcSnapshot.objects.bulk_create(
+        PdcSnapshot(organization=organization, month=month, **group) for group in groups
+    )
+
+
 def outcomes_refresh(
     *, refresh: OutcomeRefresh | None = None, as_of: dt.date | None = None
 ) -> OutcomeRefresh | None:
@@ -179,6 +198,7 @@ def outcomes_refresh(
         with transaction.atomic():
             PdcOutcome.objects.all().delete()
             written = _copy_rows(organization.pk, windows, results, as_of)
+            _snapshot(organization, as_of)
             OutcomeRefresh.objects.filter(pk=refresh.pk).update(
                 status=RefreshStatus.DONE,
                 finished_at=timezone.now(),

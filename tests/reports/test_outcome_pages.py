@@ -70,6 +70,7 @@ def test_adherence_page_api_and_csv_agree(client, login, maple, program, api_cli
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-class="statin"' in html and "adherence-data" in html
+    assert 'data-testid="trend-table"' in html
     api = api_client_for(maple.owner).get("/api/v1/reports/adherence/")
     assert api.status_code == 200
     statin = _statin(api.json())
@@ -79,6 +80,8 @@ def test_adherence_page_api_and_csv_agree(client, login, maple, program, api_cli
     assert statin["not_enrolled"]["measured"] == 1 and statin["paired_patients"] == 2
     assert statin["change_points"] == "50.0"
     assert api.json()["as_of"] == "2025-12-31"
+    [month] = api.json()["trend"]
+    assert (month["month"], month["since"], month["before"]) == ("2025-12-01", "100.0", "50.0")
     rows = list(csv.DictReader(io.StringIO(client.get("/reports/adherence.csv").content.decode())))
     [row] = [r for r in rows if r["class"] == "statin"]
     assert (row["since_adherent_pct"], row["before_adherent_pct"]) == ("100.0", "50.0")

@@ -11,8 +11,8 @@ import pytest
 
 from medsync.tenancy import tenant_scope
 from patients.models import TherapeuticClass as TC
-from reports.adherence import adherence_figures, outcome_rows
-from reports.models import OutcomePeriod, OutcomeRefresh, PdcOutcome, RefreshStatus
+from reports.adherence import adherence_figures, adherence_trend, outcome_rows
+from reports.models import OutcomePeriod, OutcomeRefresh, PdcOutcome, PdcSnapshot, RefreshStatus
 from reports.services import outcomes_refresh, outcomes_refresh_request
 from tests.factories import (
     DrugFactory,
@@ -162,3 +162,24 @@ def test_refresh_on_demand_runs_in_the_worker_once(celery_worker_process, maple)
         assert PdcOutcome.objects.filter(period=OutcomePeriod.SINCE).count() == 1
         assert OutcomeRefresh.objects.count() == 1
         assert refresh.percent == 100
+
+
+@pytest.mark.django_db
+def test_trend_keeps_the_last_refresh_of_each_month(maple, birch):
+    main = maple.pharmacies[0]
+    enrolled_mid_year(main)
+    _statin_patient(main, [D(2025, 1, 5) + dt.timedelta(days=30 * k) for k in range(12)])
+    with tenant_scope(maple.organization):
+        outcomes_refresh(as_of=D(2025, 11, 30))
+        outcomes_refresh(as_of=AS_OF)
+        outcomes_refresh(as_of=AS_OF)  # the same month again: replaced, not added
+        trend = adherence_trend(None, therapeutic_class=TC.STATIN)
+        assert [row["month"] for row in trend] == [D(2025, 11, 1), D(2025, 12, 1)]
+        december = trend[-1]
+        assert (december["before"], december["since"], december["not_enrolled"]) == (0, 100, 100)
+        # November: the not-enrolled patient's last fill is 12/1, so on 11/30 the 30-day
+        # fills since 1/5 cover 1/5..11/30 (330 of 330 days)
+        assert trend[0]["not_enrolled"] == 100
+        assert PdcSnapshot.objects.filter(month=D(2025, 12, 1)).count() == 3
+    with tenant_scope(birch.organization):
+        assert adherence_trend(None, therapeutic_class=TC.STATIN) == []

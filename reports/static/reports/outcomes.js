@@ -10,11 +10,12 @@
     const data = JSON.parse(holder.textContent);
     const series = data.series || [{ label: canvas.dataset.label || "Rate", data: data.rates }];
     new Chart(canvas, {
-      type: "bar",
+      type: data.type || "bar",
       data: {
         labels: data.labels,
         datasets: series.map(function (s, i) {
-          return { label: s.label, data: s.data, backgroundColor: colors[i % colors.length] };
+          const color = colors[i % colors.length];
+          return { label: s.label, data: s.data, backgroundColor: color, borderColor: color, spanGaps: true };
         }),
       },
       options: {
