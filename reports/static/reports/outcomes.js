@@ -24,5 +24,6 @@
         scales: { y: { min: 0, max: 100, title: { display: true, text: "%" } } },
       },
     });
+    canvas.dataset.rendered = "true";
   });
 })();
