@@ -30,7 +30,7 @@ from reports.selectors import _dispensed_fills, _pdc_inputs
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 20_000  # windows per SQL statement
+CHUNK = 50_000  # windows per SQL statement (progress is saved between them)
 REFRESH_TASK = "reports.refresh_outcomes"
 _COLUMNS = (
     "organization_id",
