@@ -32,7 +32,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from reports.pdc import (
     ADHERENCE_THRESHOLD,
@@ -105,7 +105,8 @@ dc AS (
     WHERE cls = ANY(%(classes)s)
 ),
 fc AS (
-    SELECT w.wid, w.wend, dc.cls, dc.drug, f.fill_date, max(f.days_supply) AS days
+    -- wend last in the key: the sort it needs is the one the windows below read
+    SELECT w.wid, dc.cls, dc.drug, f.fill_date, w.wend, max(f.days_supply) AS days
     FROM w
     JOIN patients_prescription p
         ON p.patient_id = w.patient_id AND p.organization_id = %(org)s
@@ -113,40 +114,44 @@ fc AS (
     JOIN patients_fill f
         ON f.prescription_id = p.id AND f.organization_id = %(org)s
         AND f.fill_date BETWEEN w.wstart AND w.wend AND f.returned_to_stock_at IS NULL
-    GROUP BY w.wid, w.wend, dc.cls, dc.drug, f.fill_date
+    GROUP BY w.wid, dc.cls, dc.drug, f.fill_date, w.wend
 ),
 run AS (
-    SELECT wid, wend, cls, drug, fill_date, days, sum(days) OVER s AS c
+    SELECT wid, cls, drug, fill_date, wend, days, sum(days) OVER s AS c
     FROM fc
     WINDOW s AS (PARTITION BY wid, cls, drug ORDER BY fill_date ROWS UNBOUNDED PRECEDING)
 ),
 spans AS (
-    SELECT wid, wend, cls, drug, fill_date, days,
+    SELECT wid, cls, drug, fill_date, wend, days,
            max(fill_date - (c - days)::int) OVER s + (c - 1)::int AS span_end
     FROM run
     WINDOW s AS (PARTITION BY wid, cls, drug ORDER BY fill_date ROWS UNBOUNDED PRECEDING)
 ),
+flagged AS (
+    SELECT *, span_end - days + 1 AS span_start,
+           min(drug) OVER c <> max(drug) OVER c AS several
+    FROM spans
+    WINDOW c AS (PARTITION BY wid, cls)
+),
 per_class AS (
     -- one drug in the class: its shifted spans never overlap, so the days covered are the
-    -- sum of their lengths up to the window end; several drugs: see `multi`
-    SELECT wid, cls, min(fill_date) AS index_date, count(*) AS fills,
-           min(drug) <> max(drug) AS several,
-           sum(GREATEST(0, LEAST(span_end, wend) - (span_end - days + 1) + 1)) AS covered
-    FROM spans
+    -- sum of their lengths up to the window end; several drugs: the union of their ranges
+    SELECT wid, cls, min(fill_date) AS index_date, bool_or(several) AS several,
+           count(*) FILTER (WHERE NOT several) AS fills,
+           count(DISTINCT fill_date) FILTER (WHERE several) AS fill_dates,
+           sum(GREATEST(0, LEAST(span_end, wend) - span_start + 1))
+               FILTER (WHERE NOT several) AS summed,
+           range_agg(daterange(span_start, LEAST(span_end, wend) + 1, '[)'))
+               FILTER (WHERE several AND span_start <= wend) AS united
+    FROM flagged
     GROUP BY wid, cls
-),
-multi AS (
-    SELECT s.wid, s.cls, count(DISTINCT s.fill_date) AS fill_dates,
-           range_agg(daterange(s.span_end - s.days + 1, LEAST(s.span_end, s.wend) + 1, '[)'))
-               FILTER (WHERE s.span_end - s.days + 1 <= s.wend) AS covered
-    FROM spans s JOIN per_class pc ON pc.wid = s.wid AND pc.cls = s.cls AND pc.several
-    GROUP BY s.wid, s.cls
 )
-SELECT pc.wid, pc.cls, pc.index_date, COALESCE(m.fill_dates, pc.fills),
-       CASE WHEN pc.several
-            THEN COALESCE((SELECT sum(upper(r) - lower(r)) FROM unnest(m.covered) AS r), 0)
-            ELSE pc.covered END
-FROM per_class pc LEFT JOIN multi m ON m.wid = pc.wid AND m.cls = pc.cls
+SELECT wid, cls, index_date,
+       CASE WHEN several THEN fill_dates ELSE fills END,
+       CASE WHEN several
+            THEN COALESCE((SELECT sum(upper(r) - lower(r)) FROM unnest(united) AS r), 0)
+            ELSE summed END
+FROM per_class
 """
 
 
@@ -225,6 +230,36 @@ def sql_pdc(
             )
         )
     return results
+
+
+PARALLEL_MIN_WINDOWS = 5_000
+
+
+def sql_pdc_parallel(
+    organization, windows: Sequence[Window], *, workers: int = 2, classes=PDC_CLASSES
+) -> list[ClassPdc]:
+    """`sql_pdc` split into `workers` contiguous parts measured at once, each on its own
+    database connection (one core each: PostgreSQL runs window functions in one process).
+    Few windows (or one worker) run on this connection: a thread's connection sees only
+    committed rows, which is what a job or a command has."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from medsync.tenancy import tenant_scope
+
+    if workers <= 1 or len(windows) < PARALLEL_MIN_WINDOWS:
+        return sql_pdc(organization.pk, windows, classes=classes)
+    size = -(-len(windows) // workers)
+    parts = [windows[k : k + size] for k in range(0, len(windows), size)]
+
+    def measure(part):
+        try:
+            with tenant_scope(organization):
+                return sql_pdc(organization.pk, part, classes=classes)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [row for rows in pool.map(measure, parts) for row in rows]
 
 
 def engine_pdc(

@@ -25,12 +25,13 @@ from medsync.services import audit_record
 from medsync.tenancy import current_organization
 from reports.adherence import OutcomeWindow, outcome_facts, outcome_windows, stays_of
 from reports.models import OutcomeRefresh, PdcOutcome, PdcSnapshot, RefreshStatus
-from reports.pdc_sql import ClassPdc, engine_pdc, sql_pdc
+from reports.pdc_sql import ClassPdc, engine_pdc, sql_pdc_parallel
 from reports.selectors import _dispensed_fills, _pdc_inputs
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 50_000  # windows per SQL statement (progress is saved between them)
+CHUNK = 50_000  # windows per round of SQL (progress is saved between them)
+SQL_WORKERS = 2  # database connections measuring at once (the machine's cores)
 REFRESH_TASK = "reports.refresh_outcomes"
 _COLUMNS = (
     "organization_id",
@@ -88,7 +89,7 @@ def _claim(refresh: OutcomeRefresh | None, as_of: dt.date) -> OutcomeRefresh | N
     return refresh
 
 
-def _measure(windows: list[OutcomeWindow], organization_id: int, refresh: OutcomeRefresh):
+def _measure(windows: list[OutcomeWindow], organization, refresh: OutcomeRefresh):
     """ClassPdc rows of every window: SQL for those without a stay, the engine for the rest."""
     if not windows:
         return []
@@ -106,7 +107,7 @@ def _measure(windows: list[OutcomeWindow], organization_id: int, refresh: Outcom
     results: list[ClassPdc] = []
     for begin in range(0, len(plain), CHUNK):
         chunk = [w.window for w in plain[begin : begin + CHUNK]]
-        results.extend(sql_pdc(organization_id, chunk))
+        results.extend(sql_pdc_parallel(organization, chunk, workers=SQL_WORKERS))
         _progress(refresh, begin + len(chunk))
     if with_stay:
         ids = sorted({w.window.patient_id for w in with_stay})
@@ -194,7 +195,7 @@ def outcomes_refresh(
     try:
         windows = outcome_windows(outcome_facts(), as_of)
         OutcomeRefresh.objects.filter(pk=refresh.pk).update(windows_total=len(windows))
-        results = _measure(windows, organization.pk, refresh)
+        results = _measure(windows, organization, refresh)
         with transaction.atomic():
             PdcOutcome.objects.all().delete()
             written = _copy_rows(organization.pk, windows, results, as_of)

@@ -145,3 +145,23 @@ def test_worked_example_same_drug_shift_and_switch(maple, birch):
     # Birch asking for Maple's patient gets nothing back (organization filter and RLS)
     with tenant_scope(birch.organization):
         assert sql_pdc(birch.organization.pk, [window]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_parallel_split_returns_the_same_rows(maple, monkeypatch):
+    """Two connections measuring halves give the rows one connection gives."""
+    from reports import pdc_sql
+
+    pharmacy = maple.pharmacies[0]
+    windows = []
+    for n in range(6):
+        patient = PatientFactory(organization=maple.organization)
+        rx = PrescriptionFactory(patient=patient, pharmacy=pharmacy, drug=DrugFactory())
+        for k in range(n + 2):
+            FillFactory(prescription=rx, fill_date=BASE + dt.timedelta(days=35 * k))
+        windows.append(Window(n, patient.pk, BASE, BASE + dt.timedelta(days=364)))
+    monkeypatch.setattr(pdc_sql, "PARALLEL_MIN_WINDOWS", 0)
+    with tenant_scope(maple.organization):
+        split = pdc_sql.sql_pdc_parallel(maple.organization, windows, workers=2)
+        whole = sql_pdc(maple.organization.pk, windows)
+    assert len(whole) == 6 and sorted(split, key=lambda r: r.key) == whole
