@@ -26,7 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, F, FloatField, Max, Q, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -239,6 +240,35 @@ class ClassFigures:
         return None if a is None or b is None else a - b
 
 
+def _paired(rows) -> dict[str, dict]:
+    """Per class, the patients measured both before and since enrollment: how many, how many
+    adherent in each, the mean PDC change (one query: per patient and class, then per class)."""
+    per_patient = (
+        rows.filter(measurable=True, period__in=[OutcomePeriod.BEFORE, OutcomePeriod.SINCE])
+        .order_by()
+        .values("patient_id", "therapeutic_class")
+        .annotate(
+            b=Max(_pdc_ratio(), filter=Q(period=OutcomePeriod.BEFORE)),
+            s=Max(_pdc_ratio(), filter=Q(period=OutcomePeriod.SINCE)),
+            ba=Count("pk", filter=Q(period=OutcomePeriod.BEFORE, adherent=True)),
+            sa=Count("pk", filter=Q(period=OutcomePeriod.SINCE, adherent=True)),
+        )
+        .values("therapeutic_class", "b", "s", "ba", "sa")
+    )
+    inner, params = per_patient.query.sql_with_params()
+    sql = (
+        "SELECT therapeutic_class, count(*), sum(ba), sum(sa), avg(s - b) FROM ("  # noqa: S608
+        + inner
+        + ") AS t WHERE b IS NOT NULL AND s IS NOT NULL GROUP BY therapeutic_class"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            cls: {"n": n, "before_adherent_n": ba, "since_adherent": sa, "change": change}
+            for cls, n, ba, sa, change in cursor.fetchall()
+        }
+
+
 def adherence_figures(rows) -> list[ClassFigures]:
     """Per class: before, since and not-enrolled figures, the matched comparison and the
     patients measured both before and since (two queries)."""
@@ -255,29 +285,7 @@ def adherence_figures(rows) -> list[ClassFigures]:
     cells: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
     for g in groups:
         cells[(g["therapeutic_class"], g["period"])][g["age_band"]] = g
-    before_pdc = rows.filter(
-        patient_id=OuterRef("patient_id"),
-        therapeutic_class=OuterRef("therapeutic_class"),
-        period=OutcomePeriod.BEFORE,
-        measurable=True,
-    )
-    paired = {
-        p["therapeutic_class"]: p
-        for p in rows.filter(period=OutcomePeriod.SINCE, measurable=True)
-        .annotate(
-            before_ratio=Subquery(before_pdc.annotate(r=_pdc_ratio()).values("r")[:1]),
-            before_adherent=Subquery(before_pdc.values("adherent")[:1]),
-        )
-        .filter(before_ratio__isnull=False)
-        .order_by()
-        .values("therapeutic_class")
-        .annotate(
-            n=Count("pk"),
-            since_adherent=Count("pk", filter=Q(adherent=True)),
-            before_adherent_n=Count("pk", filter=Q(before_adherent=True)),
-            change=Avg(_pdc_ratio() - F("before_ratio")),
-        )
-    }
+    paired = _paired(rows)
     figures = []
     for cls in PDC_CLASSES:
         per_period = {}
@@ -319,8 +327,8 @@ def adherence_figures(rows) -> list[ClassFigures]:
                 not_enrolled=per_period[OutcomePeriod.NOT_ENROLLED][0],
                 matched_adherent_pct=matched,
                 paired=pair.get("n", 0),
-                paired_before_adherent=pair.get("before_adherent_n", 0),
-                paired_since_adherent=pair.get("since_adherent", 0),
+                paired_before_adherent=int(pair.get("before_adherent_n", 0)),
+                paired_since_adherent=int(pair.get("since_adherent", 0)),
                 paired_mean_change=(
                     None
                     if change is None

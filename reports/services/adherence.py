@@ -208,6 +208,9 @@ def outcomes_refresh(
                 rows_written=written,
                 seconds=round(time.perf_counter() - began, 3),
             )
+        with connection.cursor() as cursor:
+            # fresh statistics for the report queries (the table was just replaced)
+            cursor.execute(f"ANALYZE {PdcOutcome._meta.db_table}")
     except Exception:
         OutcomeRefresh.objects.filter(pk=refresh.pk).update(
             status=RefreshStatus.FAILED, finished_at=timezone.now()
