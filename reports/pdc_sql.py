@@ -155,15 +155,21 @@ FROM per_class
 """
 
 
+def _array(values) -> str:
+    return "{" + ",".join(str(v) for v in values) + "}"
+
+
 def _sql_windows(organization_id: int, windows: Sequence[Window], classes: Sequence[str]):
     if not windows:
         return []
+    # Each array as one text literal ('{1,2,...}'::int[]): a Python list would become an
+    # ARRAY[...] expression of 100,000 elements for the server to parse (seconds).
     params = {
         "org": organization_id,
-        "wid": list(range(len(windows))),
-        "pid": [w.patient_id for w in windows],
-        "ws": [w.start for w in windows],
-        "we": [w.end for w in windows],
+        "wid": _array(range(len(windows))),
+        "pid": _array(w.patient_id for w in windows),
+        "ws": _array(w.start.isoformat() for w in windows),
+        "we": _array(w.end.isoformat() for w in windows),
         "classes": list(classes),
     }
     with transaction.atomic(), connection.cursor() as cursor:
