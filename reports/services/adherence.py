@@ -4,17 +4,16 @@
 `reports.adherence`) and replaces the tenant's cached rows in one transaction: run twice, the
 second run writes the same rows (idempotent), and a reader never sees half a refresh. Windows
 without an inpatient stay are measured set-based in SQL (`reports.pdc_sql`), the few with a
-stay by the pure engine; the rows are written with COPY. Progress is saved on the
-`OutcomeRefresh` row between chunks, in its own short transactions, so the page can show it.
+stay by the pure engine; the rows are written a batch at a time (INSERT ... SELECT FROM
+unnest). Progress is saved on the `OutcomeRefresh` row between chunks, in its own short
+transactions, so the page can show it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import time
-import uuid
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -33,25 +32,6 @@ logger = logging.getLogger(__name__)
 CHUNK = 50_000  # windows per round of SQL (progress is saved between them)
 SQL_WORKERS = 2  # database connections measuring at once (the machine's cores)
 REFRESH_TASK = "reports.refresh_outcomes"
-_COLUMNS = (
-    "organization_id",
-    "public_id",
-    "patient_id",
-    "pharmacy_id",
-    "period",
-    "therapeutic_class",
-    "age_band",
-    "enrolled_on",
-    "period_start",
-    "period_end",
-    "index_date",
-    "days_in_period",
-    "days_covered",
-    "measurable",
-    "adherent",
-    "reason_code",
-    "as_of",
-)
 
 
 def outcomes_refresh_request(*, actor) -> tuple[OutcomeRefresh, bool]:
@@ -121,44 +101,72 @@ def _progress(refresh: OutcomeRefresh, done: int) -> None:
     OutcomeRefresh.objects.filter(pk=refresh.pk).update(windows_done=done)
 
 
-def _copy_rows(organization_id: int, windows: list[OutcomeWindow], results, as_of) -> int:
+INSERT_BATCH = 50_000
+_TYPES = {
+    "patient_id": "bigint",
+    "pharmacy_id": "bigint",
+    "period": "text",
+    "therapeutic_class": "text",
+    "age_band": "text",
+    "enrolled_on": "date",
+    "period_start": "date",
+    "period_end": "date",
+    "index_date": "date",
+    "days_in_period": "int",
+    "days_covered": "int",
+    "measurable": "bool",
+    "adherent": "bool",
+    "reason_code": "text",
+}
+
+
+def _literal(values) -> str:
+    """A PostgreSQL array literal of plain values (ids, dates, codes: nothing to escape but
+    NULL)."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _insert_rows(organization_id: int, windows: list[OutcomeWindow], results, as_of) -> int:
+    """INSERT ... SELECT FROM unnest(arrays), a batch at a time: as fast as COPY here, and
+    allowed under row-level security (COPY FROM is not, for the app role)."""
     by_key = {w.window.key: w for w in windows}
-    buffer = io.StringIO()
-    written = 0
+    rows = []
     for r in results:
         if r.days_in_period <= 0:
             continue  # every day of the period spent in a stay: nothing to measure
         w = by_key[r.key]
-        values = (
-            organization_id,
-            uuid.uuid4(),
-            r.patient_id,
-            w.pharmacy_id,
-            w.period,
-            r.therapeutic_class,
-            w.age_band,
-            w.enrolled_on,
-            w.window.start,
-            r.period_end,
-            r.index_date,
-            r.days_in_period,
-            r.days_covered,
-            "t" if r.measurable else "f",
-            "t" if r.adherent else "f",
-            r.reason_code,
-            as_of,
+        rows.append(
+            (
+                r.patient_id,
+                w.pharmacy_id,
+                w.period,
+                r.therapeutic_class,
+                w.age_band,
+                w.enrolled_on,
+                w.window.start,
+                r.period_end,
+                r.index_date,
+                r.days_in_period,
+                r.days_covered,
+                r.measurable,
+                r.adherent,
+                r.reason_code or '""',
+            )
         )
-        buffer.write("\t".join(r"\N" if v is None else str(v) for v in values) + "\n")
-        written += 1
-    buffer.seek(0)
+    columns = list(_TYPES)
+    arrays = ", ".join(f"%s::{t}[]" for t in _TYPES.values())
+    sql = (
+        f"INSERT INTO {PdcOutcome._meta.db_table} "  # noqa: S608 - names from the model
+        f"(organization_id, public_id, as_of, {', '.join(columns)}) "
+        f"SELECT %s, gen_random_uuid(), %s, * FROM unnest({arrays})"
+    )
     with connection.cursor() as cursor:
-        # The tenant setting for row-level security, for this transaction (COPY itself
-        # goes straight to the driver, past the execute wrapper that sets it).
-        cursor.execute("SELECT set_config('app.organization_id', %s, true)", [str(organization_id)])
-        cursor.cursor.copy_expert(
-            f"COPY {PdcOutcome._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN", buffer
-        )
-    return written
+        for begin in range(0, len(rows), INSERT_BATCH):
+            batch = rows[begin : begin + INSERT_BATCH]
+            cursor.execute(
+                sql, [organization_id, as_of, *(_literal(col) for col in zip(*batch, strict=True))]
+            )
+    return len(rows)
 
 
 def _snapshot(organization, as_of: dt.date) -> None:
@@ -198,7 +206,7 @@ def outcomes_refresh(
         results = _measure(windows, organization, refresh)
         with transaction.atomic():
             PdcOutcome.objects.all().delete()
-            written = _copy_rows(organization.pk, windows, results, as_of)
+            written = _insert_rows(organization.pk, windows, results, as_of)
             _snapshot(organization, as_of)
             OutcomeRefresh.objects.filter(pk=refresh.pk).update(
                 status=RefreshStatus.DONE,
