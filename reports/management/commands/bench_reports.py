@@ -34,7 +34,13 @@ from medsync.tenancy import tenant_scope
 from patients.models import Patient
 from patients.models import TherapeuticClass as TC
 from reports.adherence import adherence_figures, outcome_rows, stays_of
-from reports.pdc_sql import Window, engine_pdc, sql_pdc, sql_pdc_parallel
+from reports.pdc_sql import (
+    PARALLEL_MIN_WINDOWS,
+    Window,
+    engine_pdc,
+    sql_pdc,
+    sql_pdc_parallel,
+)
 from reports.selectors import _dispensed_fills, _pdc_inputs
 from reports.services import outcomes_refresh
 from scheduling.models import EnrollmentStatus, SyncEnrollment
@@ -50,6 +56,7 @@ DRUGS = (
     ("Benchprolol", [TC.BETA_BLOCKER]),
 )
 TOUCHED_TABLES = (
+    "reports_pdcsnapshot",
     "reports_pdcoutcome",
     "reports_outcomerefresh",
     "patients_inpatientstay",
@@ -286,7 +293,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"PDC, set-based SQL on 2 connections, {len(windows):,} patients x 12 months  "
+                f"PDC, set-based SQL on {2 if len(windows) >= PARALLEL_MIN_WINDOWS else 1} "
+                f"connection(s), {len(windows):,} patients x 12 months  "
                 f"{sql_s:7.2f} s  ({len(windows) / sql_s:,.0f} patients/s, {len(sql_rows):,} "
                 f"class results, {sql_s / max(floor_s, 1e-9):.1f}x the floor; target < 30 s)"
             )
