@@ -35,14 +35,17 @@ REFRESH_TASK = "reports.refresh_outcomes"
 
 
 def outcomes_refresh_request(*, actor) -> tuple[OutcomeRefresh, bool]:
-    """Queue a refresh (the page's button); one already queued or running is returned
-    instead of a second one. Returns (the refresh, whether a new one was queued)."""
+    """Queue a refresh (the page's button); one already queued or running (for less than an
+    hour) is returned instead of a second one. Returns (the refresh, whether it is new)."""
     with transaction.atomic():
-        running = (
-            OutcomeRefresh.objects.select_for_update()
-            .filter(status__in=(RefreshStatus.QUEUED, RefreshStatus.RUNNING))
-            .first()
+        unfinished = OutcomeRefresh.objects.select_for_update().filter(
+            status__in=(RefreshStatus.QUEUED, RefreshStatus.RUNNING)
         )
+        # One left unfinished for an hour died with its worker: failed, and no longer blocks.
+        unfinished.filter(requested_at__lt=timezone.now() - STALE_AFTER).update(
+            status=RefreshStatus.FAILED, finished_at=timezone.now()
+        )
+        running = unfinished.filter(requested_at__gte=timezone.now() - STALE_AFTER).first()
         if running is not None:
             return running, False
         refresh = OutcomeRefresh.objects.create(requested_by=actor)
@@ -102,6 +105,7 @@ def _progress(refresh: OutcomeRefresh, done: int) -> None:
 
 
 INSERT_BATCH = 50_000
+STALE_AFTER = dt.timedelta(hours=1)
 _TYPES = {
     "patient_id": "bigint",
     "pharmacy_id": "bigint",

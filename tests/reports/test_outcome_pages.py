@@ -216,3 +216,30 @@ def test_refresh_button_queues_one_refresh(client, login, maple):
         assert OutcomeRefresh.objects.count() == 1
     progress = client.get("/reports/adherence/refresh/progress/?poll=1")
     assert progress.status_code == 200 and 'hx-trigger="every 1s"' in progress.content.decode()
+
+
+def test_a_technician_has_no_outcome_reports(client, login, maple, api_client_for):
+    login(maple.technician)
+    for url in ("/reports/adherence/", "/reports/pqa/", "/reports/adherence.csv"):
+        assert client.get(url).status_code == 403, url
+    assert client.post("/reports/adherence/refresh/").status_code == 403
+    api = api_client_for(maple.technician)
+    assert api.get("/api/v1/reports/adherence/").status_code == 403
+    assert api.get("/api/v1/reports/pqa/").status_code == 403
+
+
+def test_a_refresh_left_unfinished_for_an_hour_no_longer_blocks(client, login, maple):
+    from reports.models import OutcomeRefresh, RefreshStatus
+
+    login(maple.pharmacist)
+    client.post("/reports/adherence/refresh/")
+    with tenant_scope(maple.organization):
+        stuck = OutcomeRefresh.objects.get()
+        OutcomeRefresh.objects.filter(pk=stuck.pk).update(
+            requested_at=stuck.requested_at - dt.timedelta(hours=2)
+        )
+    client.post("/reports/adherence/refresh/")
+    with tenant_scope(maple.organization):
+        stuck.refresh_from_db()
+        assert stuck.status == RefreshStatus.FAILED
+        assert OutcomeRefresh.objects.filter(status=RefreshStatus.QUEUED).count() == 1
