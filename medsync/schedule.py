@@ -66,4 +66,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "scheduling.tasks.fan_out_hand_over_message_requests",
         "schedule": crontab(minute="*/10"),
     },
+    # Reports: the cached adherence outcomes (PDC before/since enrollment, not enrolled),
+    # recomputed nightly per organization (idempotent: each run replaces the cache).
+    "reports.refresh-outcomes": {
+        "task": "reports.fan_out_refresh_outcomes",
+        "schedule": crontab(minute=40, hour=7),
+    },
 }

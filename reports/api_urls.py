@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports import api
+from reports import api, api_outcomes
 
 urlpatterns: list = [
     path(
@@ -11,6 +11,13 @@ urlpatterns: list = [
         name="api-patient-adherence",
     ),
     path("reports/eligibility/", api.EligibilityView.as_view(), name="api-eligibility"),
+    # --- outcomes (issue 13): the same figures as the adherence and PQA pages ---
+    path(
+        "reports/adherence/",
+        api_outcomes.AdherenceReportView.as_view(),
+        name="api-reports-adherence",
+    ),
+    path("reports/pqa/", api_outcomes.PqaReportView.as_view(), name="api-reports-pqa"),
 ]
 
 # --- Operations reports (issue 13 items 1, 4-7): the same figures as their pages.

@@ -7,6 +7,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from patients.panels import register_patient_panel
+        from reports import tasks  # noqa: F401 - services queue the outcome refresh by name
         from reports.panels import adherence_panel
 
         register_patient_panel("adherence", adherence_panel, order=20)

@@ -119,3 +119,13 @@ class OnHandCount(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} of {self.ndc}"
+
+
+# The cached adherence outcomes (PDC before/since enrollment) live in their own module.
+from reports.outcome_models import (  # noqa: E402, F401
+    OutcomePeriod,
+    OutcomeRefresh,
+    PdcOutcome,
+    PdcSnapshot,
+    RefreshStatus,
+)

@@ -16,6 +16,12 @@ from tests.factories.platform import (
     UserFactory,
     valid_npi,
 )
+from tests.factories.programs import (
+    InpatientStayFactory,
+    PrepContactFactory,
+    SyncCycleFactory,
+    SyncEnrollmentFactory,
+)
 from tests.factories.queue import build_fill_queue
 from tests.factories.records import (
     CoverageFactory,
@@ -46,6 +52,7 @@ __all__ = [
     "FillFactory",
     "ImmunizationFactory",
     "InhalerFactory",
+    "InpatientStayFactory",
     "MedicalPayerFactory",
     "MembershipFactory",
     "OrganizationFactory",
@@ -54,11 +61,14 @@ __all__ = [
     "PharmacyFactory",
     "PlanProductRuleFactory",
     "PlanRuleFactory",
+    "PrepContactFactory",
     "PrescriberFactory",
     "PrescriptionFactory",
     "PriceListEntryFactory",
     "ServiceFeeFactory",
+    "SyncCycleFactory",
     "SyncDrugFactory",
+    "SyncEnrollmentFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
     "billing_setup",
