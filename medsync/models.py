@@ -13,7 +13,15 @@ from django_scopes import ScopedManager
 
 from medsync.roles import Role
 from medsync.tenancy import TenantOwnedModel, tenant_manager
-from medsync.validators import validate_e164, validate_ncpdp_id, validate_npi, validate_timezone
+from medsync.validators import (
+    validate_closed_dates,
+    validate_e164,
+    validate_hours,
+    validate_ncpdp_id,
+    validate_npi,
+    validate_timezone,
+    validate_token_env_name,
+)
 
 US_STATES = [
     (code, code)
@@ -188,6 +196,26 @@ class Pharmacy(TenantOwnedModel):
         blank=True,
         validators=[validate_e164],
         help_text="The number patients text; unique across MedSync so replies find their pharmacy.",
+    )
+    twilio_auth_token_env = models.CharField(
+        "Twilio auth token variable",
+        max_length=100,
+        blank=True,
+        validators=[validate_token_env_name],
+        help_text="The NAME of the environment variable holding this pharmacy's Twilio auth "
+        "token (TWILIO_AUTH_TOKEN_...); blank: the deployment's account.",
+    )
+    hours = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_hours],
+        help_text='Opening hours per weekday, e.g. {"mon": "09:00-18:00", "sun": ""}.',
+    )
+    closed_dates = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_closed_dates],
+        help_text="Holidays and other closed dates (YYYY-MM-DD).",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
