@@ -18,6 +18,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "messaging.sweep_due",
         "schedule": crontab(minute="*"),
     },
+    # Webhooks: requeue deliveries whose retry came due (a lost job only delays one).
+    "medsync.webhooks-requeue-due": {
+        "task": "medsync.tasks.fan_out_webhooks_due",
+        "schedule": crontab(minute="*"),
+    },
     # Scheduling (the sync engine): one fan-out per sweep, hourly so every pharmacy's local
     # midnight is caught within the hour; each sweep compares local dates, so a 23- or
     # 25-hour day neither skips nor repeats work. Order within the hour: cycles, re-plans,

@@ -27,6 +27,7 @@ urlpatterns = [
     path("team/<uuid:public_id>/", views.team_member, name="team-member"),
     path("accounts/invitation/<str:token>/", views.invitation, name="invitation"),
     path("audit/", views.audit_log, name="audit-log"),
+    path("", include("medsync.webhooks.urls")),
     # The URL root is the one place that knows every app.
     path("", include("patients.urls")),
     path("", include("scheduling.urls")),

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from medsync.models import User
+from medsync.models import User, WebhookEvent
 from medsync.services import audit_record
 from patients.models import Fill, Prescription
 from scheduling.exceptions import SchedulingError
@@ -35,6 +35,7 @@ from scheduling.services.cycles import (
     message_request_record,
     validate_choice,
 )
+from scheduling.services.events_out import cycle_event_emit
 from scheduling.states import (
     CYCLE_PARTLY_PICKED_UP_FROM,
     CYCLE_TRANSITIONS,
@@ -130,6 +131,7 @@ def _refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.da
         message_request_record(
             cycle=cycle, kind="ready_for_pickup", context=message_context(cycle), now=now
         )
+        cycle_event_emit(cycle, WebhookEvent.CYCLE_READY, status=ready.target)
 
 
 @transaction.atomic
@@ -274,6 +276,7 @@ def cycle_pickup_record(
         target=cycle,
         metadata={"items": [str(i.public_id) for i in picked], "complete": not remaining},
     )
+    cycle_event_emit(cycle, WebhookEvent.CYCLE_PICKED_UP)
     return cycle
 
 

@@ -3,10 +3,12 @@
 from tests.factories.bulk import bulk_build_create
 from tests.factories.platform import (
     TEST_PASSWORD,
+    InboundEndpointFactory,
     MembershipFactory,
     OrganizationFactory,
     PharmacyFactory,
     UserFactory,
+    WebhookSubscriptionFactory,
     valid_npi,
 )
 from tests.factories.records import (
@@ -26,6 +28,7 @@ __all__ = [
     "CoverageFactory",
     "DrugFactory",
     "FillFactory",
+    "InboundEndpointFactory",
     "InhalerFactory",
     "MembershipFactory",
     "OrganizationFactory",
@@ -36,6 +39,7 @@ __all__ = [
     "SyncDrugFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
+    "WebhookSubscriptionFactory",
     "bulk_build_create",
     "valid_npi",
 ]
