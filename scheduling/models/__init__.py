@@ -55,6 +55,7 @@ from scheduling.models.plans import (
     SyncPlan,
     SyncPlanItem,
 )
+from scheduling.models.renewals import RENEWAL_OPEN, RenewalRequest, RenewalStatus
 from scheduling.models.satellites import SATELLITE_OPEN, SatelliteDue, SatelliteStatus
 from scheduling.models.work import (
     FollowUpTask,
@@ -74,6 +75,7 @@ __all__ = [
     "DEFAULT_PREP_DAYS",
     "DEFAULT_RTS_WARNING_DAYS",
     "OPEN_ENROLLMENT_STATUSES",
+    "RENEWAL_OPEN",
     "SATELLITE_OPEN",
     "WEEKDAY_NAMES",
     "CloseReason",
@@ -97,6 +99,8 @@ __all__ = [
     "MessageRequestStatus",
     "PlanReason",
     "PrepContact",
+    "RenewalRequest",
+    "RenewalStatus",
     "ReplanProposal",
     "ReplanReason",
     "ReplanStatus",

@@ -7,6 +7,7 @@ tests assert it. Previews (plan_preview, anchor_options) write nothing.
     patients   patients and prescriptions
     previews   plan preview and anchor options (write nothing)
     cycles     enrollments, cycles, worklists, the sync panel
+    renewals   a cycle's renewal requests and the packets sent to prescribers
 """
 
 from scheduling.selectors.calendars import (
@@ -49,6 +50,7 @@ from scheduling.selectors.previews import (
     pharmacy_calendar,
     plan_preview,
 )
+from scheduling.selectors.renewals import renewal_packets, renewals_of_cycle
 
 __all__ = [
     "AnchorOptions",
@@ -78,6 +80,8 @@ __all__ = [
     "pharmacy_today",
     "plan_preview",
     "prep_worklist",
+    "renewal_packets",
+    "renewals_of_cycle",
     "replan_queue",
     "satellites_due",
     "sync_settings_for",
