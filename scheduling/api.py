@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from medsync.api.audit import AuditedListMixin
 from medsync.api.base import TenantAPIView, TenantReadOnlyViewSet
 from medsync.api.fields import BoundedDateField, date_param
 from medsync.roles import Perm
@@ -301,12 +302,17 @@ def proposal_as_json(proposal, *, household: bool = False) -> dict:
 # --- Views --------------------------------------------------------------------------------------
 
 
-class EnrollmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
+class EnrollmentViewSet(AuditedListMixin, mixins.CreateModelMixin, TenantReadOnlyViewSet):
     """Sync enrollments. POST enrolls a patient (consent, prescriptions, anchor) in one step;
     pause, resume and disenroll are actions. Filters: ?status=, ?pharmacy=<id>."""
 
     serializer_class = EnrollmentSerializer
     queryset = SyncEnrollment.objects.none()
+    list_audit_action = "scheduling.enrollment.listed"
+
+    def audit_targets(self, rows):
+        return [enrollment.patient for enrollment in rows]
+
     required_permission = {
         "list": Perm.VIEW_PATIENTS,
         "retrieve": Perm.VIEW_PATIENTS,
@@ -386,10 +392,15 @@ class EnrollmentViewSet(mixins.CreateModelMixin, TenantReadOnlyViewSet):
         return Response(self.get_serializer(enrollment).data)
 
 
-class CycleViewSet(TenantReadOnlyViewSet):
+class CycleViewSet(AuditedListMixin, TenantReadOnlyViewSet):
     """Sync cycles with their fills. Filters: ?status=, ?anchor_date=YYYY-MM-DD."""
 
     serializer_class = CycleSerializer
+    list_audit_action = "scheduling.cycle.listed"
+
+    def audit_targets(self, rows):
+        return [cycle.patient for cycle in rows]
+
     queryset = SyncCycle.objects.none()
     required_permission = Perm.VIEW_FILL_QUEUE
 
