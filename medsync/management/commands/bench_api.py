@@ -1,7 +1,8 @@
 """Measure the API under load: gunicorn (2 workers, gunicorn.conf.py) on this database, wrk
 at 8 connections against each list endpoint beside /api/v1/me/ and /healthz.
 
-    python manage.py seed_demo && python manage.py bench_api [--seconds 10]
+    DATABASE_URL=$DATABASE_OWNER_URL python manage.py seed_demo
+    DATABASE_OWNER_URL=... DATABASE_URL=<app role> python manage.py bench_api [--seconds 10]
 
 Prints requests per second, p50 and p99 latency and each endpoint's throughput as a share of
 /api/v1/me/'s (the bar: every list endpoint at least 0.5, i.e. within 2x). gunicorn runs with
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from medsync.models import ApiToken, Membership, User
 from medsync.services import api_token_issue, api_token_revoke
@@ -96,6 +98,7 @@ class Command(BaseCommand):
             membership = membership.first()
         if user is None or membership is None:
             raise CommandError(f"No member {options['user']}: run `manage.py seed_demo` first.")
+        self._analyze()
         token, raw = api_token_issue(user=user, name="bench_api")
         port = _free_port()
         server = self._start_gunicorn(port, options["workers"])
@@ -119,6 +122,21 @@ class Command(BaseCommand):
             with scopes_disabled():
                 api_token_revoke(token=ApiToken.objects.get(pk=token.pk), actor=user)
         self._print(results, options)
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics, as autovacuum keeps them in production (seeded rows are
+        new: without them a 25-row page sorts every fill of the organization). ANALYZE needs
+        the tables' owner: DATABASE_OWNER_URL when set, else this connection (a runtime role
+        skips the tables with a warning)."""
+        owner_url = os.environ.get("DATABASE_OWNER_URL")
+        if owner_url:
+            import psycopg2
+
+            with psycopg2.connect(owner_url) as owner, owner.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
     def _start_gunicorn(self, port: int, workers: int) -> subprocess.Popen:
         env = {
