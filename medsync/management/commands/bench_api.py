@@ -175,7 +175,15 @@ class Command(BaseCommand):
         raise CommandError("gunicorn did not answer /healthz within 60 s.")
 
     def _wrk(self, url: str, headers: list[str], *, seconds: int, connections: int) -> str:
-        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        command = [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+        ]
         for header in headers:
             command += ["-H", header]
         result = subprocess.run(
