@@ -64,6 +64,8 @@ ROUTES: dict[str, tuple[str, str]] = {
     "sync-enrollment-action": ("enrollment", "post"),
     "sync-invite": ("patient", "post"),
     "sync-replan-request": ("patient", "post"),
+    "sync-renewals": ("cycle", "get"),
+    "sync-renewal-export": ("cycle", "get"),
     "messaging-reply": ("conversation", "post"),
     "messaging-assign": ("conversation", "post"),
     "messaging-close": ("conversation", "post"),
@@ -111,8 +113,14 @@ OTHER_ROUTES = {
     "account-session-end": "the user's own session",
     "password_reset_confirm": "a password reset link",
     "invitation": "a team invitation link",
+    "pharmacy-settings": "a pharmacy's settings (owners only, limited by pharmacies_visible_to)",
+    "pharmacy-test-text": "a pharmacy's test text (owners only, limited by pharmacies_visible_to)",
+    "webhook-disable": "a webhook subscription (owners only; organization-wide)",
+    "webhook-inbound": "an inbound endpoint: a signed server-to-server push, no session",
+    "sync-renewal-pdf": "a prescriber of a cycle: the cycle is found as sync-renewals finds it",
+    "sync-renewal-status": "a request of a cycle: the cycle is found as sync-renewals finds it",
 }
-SLUGS = {"action": "flag", "decision": "accept", "status": "done"}
+SLUGS = {"action": "flag", "decision": "accept", "status": "done", "fmt": "csv"}
 PAGE_SLUGS = {"sync-enrollment-action": {"action": "pause"}}
 
 
