@@ -80,7 +80,8 @@ class PharmacySettingsForm(forms.Form):
     def changes(self) -> dict:
         """The cleaned values in the shape the service takes."""
         data = dict(self.cleaned_data)
-        data["hours"] = {day: data.pop(f"hours_{day}", "") for day in WEEKDAYS}
+        hours = {day: data.pop(f"hours_{day}", "") for day in WEEKDAYS}
+        data["hours"] = hours if any(hours.values()) else {}  # none given: not known yet
         data["closed_dates"] = [d.strip() for d in data["closed_dates"].split() if d.strip()]
         return data
 

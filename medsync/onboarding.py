@@ -45,9 +45,6 @@ def test_text_sender() -> Callable | None:
     return _test_text_sender[0] if _test_text_sender else None
 
 
-test_text_sender.__test__ = False  # not a pytest test, despite the name
-
-
 def _pharmacy_details_step(request) -> dict:
     incomplete = [p for p in Pharmacy.objects.filter(is_active=True) if p.missing_for_operation]
     first = incomplete[0] if incomplete else Pharmacy.objects.filter(is_active=True).first()

@@ -7,11 +7,12 @@ class SchedulingConfig(AppConfig):
 
     def ready(self):
         # messaging sits below scheduling: it offers plug points, scheduling plugs in.
+        from medsync.onboarding import register_first_run_step, register_pharmacy_settings_section
         from messaging.registry import register_open_prep_question_check, register_reply_handler
         from patients.panels import register_patient_panel
         from patients.visibility import register_patient_pharmacy_link
         from scheduling import tasks  # noqa: F401 - services and sweeps queue jobs by name
-        from scheduling.panels import sync_panel
+        from scheduling.panels import enrollment_setup_step, sync_panel, sync_settings_section
         from scheduling.selectors.patients import sync_at_pharmacies
         from scheduling.services import cycle_sms_reply, has_open_prep_question
 
@@ -19,3 +20,5 @@ class SchedulingConfig(AppConfig):
         register_open_prep_question_check(has_open_prep_question)
         register_patient_panel("sync", sync_panel, order=10)
         register_patient_pharmacy_link("sync", sync_at_pharmacies)
+        register_first_run_step("enrollment", enrollment_setup_step, order=50)
+        register_pharmacy_settings_section("sync", sync_settings_section, order=10)
