@@ -199,3 +199,39 @@ def test_provision_needs_no_ncpdp_id_and_the_checklist_shows_what_is_left(client
     assert f"/pharmacies/{pharmacy.public_id}/settings/" in page
     assert "/patients/import/" in page
     assert "Finish setting up" in client.get("/dashboard/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_settings_token_variable_is_the_one_twilio_gets(maple, in_tenant, monkeypatch):
+    from django.conf import settings
+
+    from messaging.selectors import credentials_for
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN_MAPLE", "token-from-the-environment")
+    pharmacy = maple.pharmacies[0]
+    with in_tenant(maple.organization):
+        pharmacy_update_fields = {"twilio_auth_token_env": "TWILIO_AUTH_TOKEN_MAPLE"}
+        from medsync.services import pharmacy_update
+
+        pharmacy_update(pharmacy=pharmacy, actor=maple.owner, changes=pharmacy_update_fields)
+        assert credentials_for(pharmacy) == (
+            settings.TWILIO_ACCOUNT_SID,
+            "token-from-the-environment",
+        )
+        assert "token-from-the-environment" not in str(
+            Pharmacy.objects.filter(pk=pharmacy.pk).values().get()
+        )
+
+
+@pytest.mark.django_db
+def test_saving_without_hours_keeps_them_unknown(client, maple, login):
+    pharmacy = maple.pharmacies[0]
+    login(maple.owner)
+    response = client.post(
+        f"/pharmacies/{pharmacy.public_id}/settings/",
+        {"name": "Maple Main", "state": "WI", "time_zone": "America/Chicago"},
+    )
+    assert response.status_code == 302
+    with scopes_disabled():
+        saved = Pharmacy.objects.get(pk=pharmacy.pk)
+    assert saved.name == "Maple Main" and saved.hours == {}
