@@ -194,7 +194,7 @@ class Command(BaseCommand):
         return result.stdout
 
     def _print(self, results: list[tuple[str, dict]], options) -> None:
-        baseline = dict(results).get(BASELINE)
+        baseline = next((row for path, row in results if path == BASELINE), None)  # the first
         self.stdout.write(
             f"gunicorn {options['workers']} workers, wrk {options['connections']} connections, "
             f"{options['seconds']} s each, as {options['user']}\n"
