@@ -12,7 +12,11 @@ class MedSyncConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate, pre_migrate
 
-        from medsync import rls, signals  # noqa: F401 - connects auth signal receivers
+        from medsync import (  # noqa: F401 - connects auth signal receivers
+            rls,
+            signals,
+            tasks,
+        )
 
         # Row-level security (medsync/rls.py): the tenant setting on every connection,
         # policies and grants after every migrate, and migrate only as the schema owner.

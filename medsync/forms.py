@@ -3,7 +3,9 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from medsync.models import US_STATES
 from medsync.roles import Role
+from medsync.validators import WEEKDAYS
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -45,3 +47,46 @@ class OrganizationSwitchForm(forms.Form):
     """The header's organization switcher: the public id of an organization one belongs to."""
 
     organization = forms.UUIDField()
+
+
+class PharmacySettingsForm(forms.Form):
+    """The pharmacy settings page; the service checks every value (and normalizes phones)."""
+
+    name = forms.CharField(max_length=200)
+    ncpdp_id = forms.CharField(label="NCPDP ID", max_length=7, required=False)
+    npi = forms.CharField(label="NPI", max_length=10, required=False)
+    address_line1 = forms.CharField(label="Address", max_length=200, required=False)
+    address_line2 = forms.CharField(label="Address (line 2)", max_length=200, required=False)
+    city = forms.CharField(max_length=100, required=False)
+    state = forms.ChoiceField(choices=US_STATES)
+    postal_code = forms.CharField(label="ZIP code", max_length=10, required=False)
+    time_zone = forms.CharField(max_length=64)
+    phone = forms.CharField(max_length=30, required=False)
+    sms_number = forms.CharField(label="SMS number", max_length=30, required=False)
+    twilio_auth_token_env = forms.CharField(
+        label="Twilio auth token variable", max_length=100, required=False
+    )
+    closed_dates = forms.CharField(
+        label="Closed dates", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for day in WEEKDAYS:
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=day.capitalize(), max_length=11, required=False
+            )
+
+    def changes(self) -> dict:
+        """The cleaned values in the shape the service takes."""
+        data = dict(self.cleaned_data)
+        hours = {day: data.pop(f"hours_{day}", "") for day in WEEKDAYS}
+        data["hours"] = hours if any(hours.values()) else {}  # none given: not known yet
+        data["closed_dates"] = [d.strip() for d in data["closed_dates"].split() if d.strip()]
+        return data
+
+
+class SendTestTextForm(forms.Form):
+    """Send yourself a test text from a pharmacy's number."""
+
+    to = forms.CharField(label="Your mobile number", max_length=30)

@@ -28,6 +28,7 @@ class Perm(StrEnum):
     MANAGE_ENROLLMENT = "enrollment.manage"
     REPLY_MESSAGES = "messages.reply"
     VIEW_REPORTS = "reports.view"
+    MANAGE_INTEGRATIONS = "integrations.manage"  # webhooks in and out (owners)
 
 
 _PHARMACIST = frozenset(

@@ -23,15 +23,20 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "patients.sweep_imports",
         "schedule": crontab(minute="*/5"),
     },
-    # Scheduling (the sync engine): one fan-out per sweep, hourly so every pharmacy's local
-    # midnight is caught within the hour; each sweep compares local dates, so a 23- or
-    # 25-hour day neither skips nor repeats work. Order within the hour: cycles, re-plans,
-    # prep, pre-fill, pickups; message requests are handed over on commit and every 10 min.
+    # Webhooks: requeue deliveries whose retry came due (a lost job only delays one).
+    "medsync.webhooks-requeue-due": {
+        "task": "medsync.tasks.fan_out_webhooks_due",
+        "schedule": crontab(minute="*"),
+    },
     # Patients: open the yearly agreement re-sign reminders (a month ahead), once a day.
     "patients.agreement-reminders": {
         "task": "patients.fan_out_agreement_reminders",
         "schedule": crontab(minute=40, hour=9),
     },
+    # Scheduling (the sync engine): one fan-out per sweep, hourly so every pharmacy's local
+    # midnight is caught within the hour; each sweep compares local dates, so a 23- or
+    # 25-hour day neither skips nor repeats work. Order within the hour: cycles, re-plans,
+    # prep, pre-fill, pickups; message requests are handed over on commit and every 10 min.
     "scheduling.ensure-cycles": {
         "task": "scheduling.tasks.fan_out_ensure_cycles",
         "schedule": crontab(minute=2),

@@ -18,7 +18,8 @@ from django.utils import timezone
 from medsync import request_context
 from medsync.models import ApiToken, AuditEvent, Membership, Organization, Pharmacy, User
 from medsync.roles import Role
-from medsync.tenancy import _current_organization, row_tenant_scope, tenant_scope
+from medsync.tenancy import _current_organization, row_tenant_scope, scopes_disabled, tenant_scope
+from medsync.validators import normalize_phone
 
 TOKEN_PREFIX = "msy_"  # noqa: S105 - a public marker, not a secret
 
@@ -243,3 +244,90 @@ def member_remove(*, membership: Membership, actor: User) -> None:
 
 def _last_owner(membership: Membership) -> bool:
     return not Membership.objects.filter(role=Role.OWNER).exclude(pk=membership.pk).exists()
+
+
+# --- Pharmacy settings ------------------------------------------------------------------------
+
+PHARMACY_SETTINGS_FIELDS = (
+    "name",
+    "ncpdp_id",
+    "npi",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "time_zone",
+    "phone",
+    "sms_number",
+    "twilio_auth_token_env",
+    "hours",
+    "closed_dates",
+)
+_PHONE_FIELDS = ("phone", "sms_number")
+
+
+@transaction.atomic
+def pharmacy_update(*, pharmacy: Pharmacy, actor: User | None, changes: dict) -> Pharmacy:
+    """Change a pharmacy's identity, address, hours and texting settings, or nothing at all.
+
+    Phone numbers are read loosely ("(608) 555-0134") and stored in E.164; every field is
+    checked by the model's validators and constraints, and each bad field gets its own
+    message. The audit entry names the fields changed (the values are not patient data).
+    """
+    unknown = set(changes) - set(PHARMACY_SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError({field: ["This field cannot be changed here."] for field in unknown})
+    errors: dict[str, list[str]] = {}
+    cleaned = {}
+    for field, value in changes.items():
+        if isinstance(value, str):
+            value = value.strip()
+        if field in _PHONE_FIELDS and value:
+            try:
+                value = normalize_phone(value)
+            except ValidationError as exc:
+                errors[field] = exc.messages
+                continue
+        if field == "name" and not value:
+            errors[field] = ["The pharmacy needs a name."]
+            continue
+        cleaned[field] = value
+    before = {field: getattr(pharmacy, field) for field in cleaned}
+    for field, value in cleaned.items():
+        setattr(pharmacy, field, value)
+    try:
+        pharmacy.full_clean(exclude=["organization"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    unique = {"ncpdp_id": "Another pharmacy already uses this NCPDP ID."}
+    unique["sms_number"] = "Another pharmacy already texts from this number."
+    for field, message in unique.items():
+        value = getattr(pharmacy, field)
+        if field in cleaned and value and _taken(field, value, pharmacy):
+            errors.setdefault(field, []).append(message)
+    if errors:
+        for field, value in before.items():
+            setattr(pharmacy, field, value)
+        raise ValidationError(errors)
+    changed = sorted(field for field in cleaned if before[field] != cleaned[field])
+    if changed:
+        pharmacy.save(update_fields=changed)
+        audit_record(
+            action="medsync.pharmacy.updated",
+            actor=actor,
+            target=pharmacy,
+            metadata={"fields": changed},
+        )
+    return pharmacy
+
+
+def _taken(field: str, value: str, pharmacy: Pharmacy) -> bool:
+    """Whether another pharmacy (of any organization) holds this unique value.
+
+    A named escape from tenant scope: NCPDP IDs and SMS numbers are unique across MedSync
+    (replies find their pharmacy by number), and only the yes/no leaves this function.
+    """
+    with scopes_disabled():
+        return Pharmacy.objects.filter(**{field: value}).exclude(pk=pharmacy.pk).exists()

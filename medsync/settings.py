@@ -443,6 +443,13 @@ MESSAGING_SIMULATOR_ENABLED = environment.read_bool(
 )
 # --- end Messaging -------------------------------------------------------------------------
 
+# --- Webhooks (medsync/webhooks) ---------------------------------------------------------------
+# Subscriptions must be https://; plain http only for development and tests (a local server).
+WEBHOOKS_ALLOW_HTTP = environment.read_bool("WEBHOOKS_ALLOW_HTTP", DEBUG or TESTING)
+# The first retry of a failed delivery waits this long; each next one twice as long (max 1 h).
+WEBHOOKS_RETRY_BASE_SECONDS = environment.read_positive_int("WEBHOOKS_RETRY_BASE_SECONDS", 30)
+# --- end Webhooks ------------------------------------------------------------------------------
+
 # --- Scheduling (the sync engine) ------------------------------------------------------------
 # Rows a sweep claims per batch; the queries per batch do not depend on it.
 SCHEDULING_SWEEP_BATCH_SIZE = environment.read_positive_int("SCHEDULING_SWEEP_BATCH_SIZE", 1000)

@@ -12,10 +12,22 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("pharmacies/", views.pharmacy_list, name="pharmacy-list"),
     path("pharmacies/<uuid:public_id>/", views.pharmacy_detail, name="pharmacy-detail"),
+    path(
+        "pharmacies/<uuid:public_id>/settings/",
+        views.pharmacy_settings,
+        name="pharmacy-settings",
+    ),
+    path(
+        "pharmacies/<uuid:public_id>/test-text/",
+        views.pharmacy_test_text,
+        name="pharmacy-test-text",
+    ),
+    path("setup/", views.setup_checklist, name="setup-checklist"),
     path("team/", views.team, name="team"),
     path("team/<uuid:public_id>/", views.team_member, name="team-member"),
     path("accounts/invitation/<str:token>/", views.invitation, name="invitation"),
     path("audit/", views.audit_log, name="audit-log"),
+    path("", include("medsync.webhooks.urls")),
     # The URL root is the one place that knows every app.
     path("", include("patients.urls")),
     path("", include("scheduling.urls")),

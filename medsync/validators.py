@@ -72,3 +72,63 @@ def validate_e164(value: str) -> None:
     if not re.fullmatch(r"\+[1-9]\d{6,14}", value or ""):
         raise ValidationError("Store phone numbers in E.164 form, like +16085550134.", code="e164")
     normalize_phone(value)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+TOKEN_ENV_PREFIX = "TWILIO_AUTH_TOKEN_"  # noqa: S105 - a name prefix, not a secret
+_ENV_NAME = re.compile(rf"^{TOKEN_ENV_PREFIX}[A-Z0-9_]{{1,80}}$")
+
+
+def validate_hours(value) -> None:
+    """Opening hours: {"mon": "09:00-18:00", ..., "sun": ""}; blank means closed that day."""
+    if not isinstance(value, dict) or set(value) - set(WEEKDAYS):
+        raise ValidationError(
+            'Give hours per weekday (mon..sun), like {"mon": "09:00-18:00"}.', code="hours"
+        )
+    for day, span in value.items():
+        if span in ("", None):
+            continue
+        if not isinstance(span, str) or not _HOURS.match(span) or span[:5] >= span[6:]:
+            raise ValidationError(
+                "%(day)s: write opening hours as HH:MM-HH:MM (opening before closing), "
+                "or leave it blank for closed.",
+                params={"day": day},
+                code="hours",
+            )
+    if all(value.get(day) in ("", None) for day in WEEKDAYS):
+        raise ValidationError("The pharmacy is open at least one day a week.", code="hours")
+
+
+def validate_closed_dates(value) -> None:
+    """Holidays and other closed dates: a list of YYYY-MM-DD strings (at most 366)."""
+    import datetime as dt
+
+    if not isinstance(value, list) or len(value) > 366:
+        raise ValidationError("Give closed dates as a list of YYYY-MM-DD.", code="closed_dates")
+    for item in value:
+        try:
+            day = dt.date.fromisoformat(item) if isinstance(item, str) else None
+        except ValueError:
+            day = None
+        if day is None or not 2000 <= day.year <= 2099:
+            raise ValidationError(
+                "%(item)s is not a date like 2026-12-25.",
+                params={"item": str(item)[:20]},
+                code="closed_dates",
+            )
+
+
+def validate_token_env_name(value: str) -> None:
+    """The NAME of the environment variable holding a Twilio auth token, never the token.
+
+    Only variables made for this purpose (TWILIO_AUTH_TOKEN_...) may be named, so a setting
+    can never make the app send another secret (SECRET_KEY, DATABASE_URL) to Twilio.
+    """
+    if not _ENV_NAME.match(value or ""):
+        raise ValidationError(
+            f"Give the NAME of an environment variable that starts with {TOKEN_ENV_PREFIX} "
+            "(capitals, digits, underscores), for example TWILIO_AUTH_TOKEN_MAPLE: the token "
+            "itself never goes in MedSync.",
+            code="env_name",
+        )

@@ -10,12 +10,19 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from medsync.api.errors import error_body
 from medsync.dashboard import cards_for, sections_for
 from medsync.decorators import require_permission
-from medsync.forms import MemberActionForm, MemberInviteForm, OrganizationSwitchForm
+from medsync.forms import (
+    MemberActionForm,
+    MemberInviteForm,
+    OrganizationSwitchForm,
+    PharmacySettingsForm,
+    SendTestTextForm,
+)
 from medsync.invitations import (
     invitation_accept,
     invitation_account_create,
@@ -24,7 +31,8 @@ from medsync.invitations import (
     member_invite,
 )
 from medsync.models import User
-from medsync.roles import ROLE_LANDING_URL_NAME, Perm, Role
+from medsync.onboarding import checklist_for, pharmacy_settings_sections, test_text_sender
+from medsync.roles import ROLE_LANDING_URL_NAME, Perm, Role, role_allows
 from medsync.selectors import (
     audit_events,
     choose_membership,
@@ -33,10 +41,13 @@ from medsync.selectors import (
 )
 from medsync.services import (
     ACTIVE_ORGANIZATION_SESSION_KEY,
+    PHARMACY_SETTINGS_FIELDS,
     active_organization_switch,
     member_change_role,
     member_remove,
+    pharmacy_update,
 )
+from medsync.validators import WEEKDAYS
 
 PAGE_SIZE = 25
 
@@ -51,6 +62,7 @@ def home(request):
 @require_permission(Perm.VIEW_DASHBOARD)
 def dashboard(request):
     pharmacies = list(pharmacies_visible_to(request.membership))
+    checklist = checklist_for(request)
     return render(
         request,
         "medsync/dashboard.html",
@@ -59,6 +71,8 @@ def dashboard(request):
             "incomplete": [p for p in pharmacies if p.missing_for_operation],
             "cards": cards_for(request),
             "sections": sections_for(request),
+            "checklist": checklist,
+            "checklist_left": [step for step in checklist if not step["done"]],
         },
     )
 
@@ -76,7 +90,14 @@ def pharmacy_detail(request, public_id):
     pharmacy = pharmacies_visible_to(request.membership).filter(public_id=public_id).first()
     if pharmacy is None:
         raise Http404("No such pharmacy.")
-    return render(request, "medsync/pharmacy_detail.html", {"pharmacy": pharmacy})
+    return render(
+        request,
+        "medsync/pharmacy_detail.html",
+        {
+            "pharmacy": pharmacy,
+            "can_manage": role_allows(request.membership.role, Perm.MANAGE_PHARMACIES),
+        },
+    )
 
 
 @require_permission(Perm.MANAGE_MEMBERS)
@@ -212,4 +233,79 @@ def invitation(request, token):
             return redirect("login")
     return render(
         request, "registration/invitation.html", {**context, "state": "new", "form": form}
+    )
+
+
+# --- Pharmacy settings and the first-run checklist -------------------------------------------
+
+
+def _managed_pharmacy_or_404(request, public_id):
+    pharmacy = pharmacies_visible_to(request.membership).filter(public_id=public_id).first()
+    if pharmacy is None:
+        raise Http404("No such pharmacy.")
+    return pharmacy
+
+
+def _settings_initial(pharmacy) -> dict:
+    initial = {field: getattr(pharmacy, field) for field in PHARMACY_SETTINGS_FIELDS}
+    for day in WEEKDAYS:
+        initial[f"hours_{day}"] = (pharmacy.hours or {}).get(day, "")
+    initial["closed_dates"] = "\n".join(pharmacy.closed_dates or [])
+    return initial
+
+
+@require_permission(Perm.MANAGE_PHARMACIES)
+def pharmacy_settings(request, public_id):
+    pharmacy = _managed_pharmacy_or_404(request, public_id)
+    form = PharmacySettingsForm(request.POST or None, initial=_settings_initial(pharmacy))
+    if request.method == "POST" and form.is_valid():
+        try:
+            pharmacy_update(pharmacy=pharmacy, actor=request.user, changes=form.changes())
+        except ValidationError as exc:
+            for field, messages_ in exc.message_dict.items():
+                if field == "hours":
+                    field = None
+                for message in messages_:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, f"Saved the settings of {pharmacy.name}.")
+            return redirect("pharmacy-settings", public_id=pharmacy.public_id)
+    return render(
+        request,
+        "medsync/pharmacy_settings.html",
+        {
+            "pharmacy": pharmacy,
+            "form": form,
+            "weekdays": [form[f"hours_{day}"] for day in WEEKDAYS],
+            "test_form": SendTestTextForm(),
+            "can_test": test_text_sender() is not None,
+            "sections": pharmacy_settings_sections.render_all(request, pharmacy),
+        },
+    )
+
+
+@require_permission(Perm.MANAGE_PHARMACIES)
+@require_POST
+def pharmacy_test_text(request, public_id):
+    pharmacy = _managed_pharmacy_or_404(request, public_id)
+    form = SendTestTextForm(request.POST)
+    send = test_text_sender()
+    try:
+        if not form.is_valid() or send is None:
+            raise ValidationError("Enter your mobile number.")
+        send(pharmacy=pharmacy, to=form.cleaned_data["to"], actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, "The test text was not sent: " + " ".join(exc.messages))
+    else:
+        messages.success(request, "Test text sent: check your phone.")
+    return redirect(reverse("pharmacy-settings", args=[pharmacy.public_id]) + "#texting")
+
+
+@require_permission(Perm.MANAGE_PHARMACIES)
+def setup_checklist(request):
+    steps = checklist_for(request)
+    return render(
+        request,
+        "medsync/setup.html",
+        {"steps": steps, "left": [step for step in steps if not step["done"]]},
     )

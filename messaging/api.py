@@ -349,9 +349,19 @@ class TemplateSerializer(serializers.Serializer):
     longest_length = serializers.IntegerField(read_only=True)
 
 
-def _template_row(kind: str, language: str, template: MessageTemplate | None) -> dict:
+def _template_row(
+    kind: str, language: str, template: MessageTemplate | None, *, pharmacy_name_max=None
+) -> dict:
     body = template.body if template else DEFAULT_TEMPLATES[(kind, language)]
-    check = selectors.template_check(kind=kind, language=language, body=body)
+    if pharmacy_name_max is None:
+        longest = selectors.template_check(kind=kind, language=language, body=body).longest_length
+    else:  # a list: only the length is shown, measured with the name read once
+        longest = rules.check_template(
+            body,
+            language=language,
+            automated=kind in AUTOMATED_KINDS,
+            pharmacy_name_max=pharmacy_name_max,
+        ).longest_length
     return {
         "id": template.public_id if template else None,
         "kind": str(kind),
@@ -359,7 +369,7 @@ def _template_row(kind: str, language: str, template: MessageTemplate | None) ->
         "body": body,
         "custom": template is not None,
         "automated": kind in AUTOMATED_KINDS,
-        "longest_length": check.longest_length,
+        "longest_length": longest,
     }
 
 
@@ -381,8 +391,11 @@ class TemplateViewSet(TenantAPIMixin, viewsets.ViewSet):
     @extend_schema(responses=TemplateSerializer(many=True))
     def list(self, request):
         overrides = selectors.templates_by_key()
+        pharmacy_name_max = selectors.longest_pharmacy_name()  # once, not per template
         rows = [
-            _template_row(kind, language, overrides.get((kind, language)))
+            _template_row(
+                kind, language, overrides.get((kind, language)), pharmacy_name_max=pharmacy_name_max
+            )
             for kind in TEMPLATE_KINDS
             for language in ("en", "es")
         ]

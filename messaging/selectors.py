@@ -311,6 +311,8 @@ def credentials_for(pharmacy: Pharmacy | None) -> tuple[str, str]:
     account_sid = (config.account_sid if config else "") or settings.TWILIO_ACCOUNT_SID
     if config is not None and (config.auth_token_env or config.account_sid):
         return account_sid, auth_token_from_env(config.auth_token_env)
+    if pharmacy is not None and pharmacy.twilio_auth_token_env:  # the settings page's variable
+        return account_sid, auth_token_from_env(pharmacy.twilio_auth_token_env)
     return account_sid, settings.TWILIO_AUTH_TOKEN
 
 

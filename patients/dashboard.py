@@ -49,3 +49,13 @@ def records_card(request):
     if patients == 0:
         action = {"label": "Import patients", "url": reverse("import-start")}
     return {"title": "Patient records", "lines": lines, "note": note, "action": action}
+
+
+def records_setup_step(request):
+    """The first-run checklist's "import records" step (medsync.onboarding)."""
+    return {
+        "title": "Import records",
+        "done": Patient.objects.exists(),
+        "url": reverse("import-start"),
+        "hint": "Upload your pharmacy system's patient, prescription and fill exports.",
+    }

@@ -38,6 +38,8 @@ def recover_imports(*, organization_id: str) -> int:
 def sweep_imports() -> int:
     """The beat's entry: one recovery per active organization."""
     return fan_out(recover_imports)
+
+
 @shared_task(base=TenantTask, name="patients.agreement_reminders")
 def agreement_reminders(*, organization_id: str) -> int:
     """Open the yearly re-sign reminders due (agreement_services.agreement_reminders_open)."""

@@ -8,12 +8,18 @@ class SchedulingConfig(AppConfig):
     def ready(self):
         # messaging sits below scheduling: it offers plug points, scheduling plugs in.
         from medsync.dashboard import register_dashboard_card
+        from medsync.onboarding import register_first_run_step, register_pharmacy_settings_section
         from messaging.registry import register_open_prep_question_check, register_reply_handler
         from patients.panels import register_patient_panel
         from patients.visibility import register_patient_pharmacy_link
         from scheduling import tasks  # noqa: F401 - services and sweeps queue jobs by name
         from scheduling.dashboard import returns_card
-        from scheduling.panels import appointments_panel, sync_panel
+        from scheduling.panels import (
+            appointments_panel,
+            enrollment_setup_step,
+            sync_panel,
+            sync_settings_section,
+        )
         from scheduling.selectors.patients import sync_at_pharmacies
         from scheduling.services import cycle_sms_reply, has_open_prep_question
 
@@ -24,6 +30,8 @@ class SchedulingConfig(AppConfig):
         _register_vaccine_screening()
         register_patient_pharmacy_link("sync", sync_at_pharmacies)
         register_dashboard_card("returns", returns_card, order=45)
+        register_first_run_step("enrollment", enrollment_setup_step, order=50)
+        register_pharmacy_settings_section("sync", sync_settings_section, order=10)
 
 
 def _register_vaccine_screening() -> None:

@@ -214,3 +214,16 @@ class SyncSettingsForm(ActionForm):
             "rts_warning_days": data["rts_warning_days"] or 0,
             "daily_anchor_capacity": data["daily_anchor_capacity"],
         }
+
+
+# --- Renewal requests ---
+
+
+class RenewalStatusForm(forms.Form):
+    """Record what happened to a renewal request (the new prescription when approved)."""
+
+    status = forms.ChoiceField(
+        choices=[("sent", "Sent"), ("approved", "Approved"), ("denied", "Denied")]
+    )
+    new_prescription = forms.UUIDField(required=False)
+    note = forms.CharField(max_length=300, required=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from scheduling.selectors.appointments import appointment_list
 
 
@@ -25,3 +27,37 @@ def appointments_panel(request, patient) -> dict:
         "template": "scheduling/_patient_appointments_panel.html",
         "context": {"patient": patient, "upcoming": upcoming},
     }
+
+
+def enrollment_setup_step(request):
+    """The first-run checklist's "first enrollment" step (medsync.onboarding)."""
+    from scheduling.models import SyncEnrollment
+
+    return {
+        "title": "First enrollment",
+        "done": SyncEnrollment.objects.exists(),
+        "url": reverse("sync-enrollments"),
+        "hint": "Enroll a first patient in med sync from their record.",
+    }
+
+
+def sync_settings_section(request, pharmacy):
+    """The sync timing box on a pharmacy's settings page (medsync.onboarding)."""
+    from scheduling.selectors import sync_settings_for
+
+    row = sync_settings_for(pharmacy)
+    closed = ", ".join(WEEKDAY_LABELS[d] for d in row.closed_weekdays) or "none"
+    return {
+        "title": "Sync settings",
+        "lines": [
+            f"Prep call {row.prep_days} days and pre-fill {row.prefill_days} days "
+            "before the anchor",
+            f"Closed weekdays for sync work: {closed}",
+            f"Missed after {row.missed_after_days} days; return-to-stock warning "
+            f"{row.rts_warning_days} days ahead",
+        ],
+        "url": reverse("sync-settings"),
+    }
+
+
+WEEKDAY_LABELS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

@@ -1,6 +1,6 @@
 """Pages of the sync engine."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from scheduling import views
 from scheduling.views import appointments
@@ -48,4 +48,20 @@ urlpatterns = [
     path("sync/tasks/<uuid:task_id>/<slug:status>/", views.task_resolve, name="sync-task-resolve"),
     path("sync/settings/", views.sync_settings, name="sync-settings"),
     *appointments.urlpatterns,
+    path("sync/cycles/<uuid:cycle_id>/renewals/", views.cycle_renewals, name="sync-renewals"),
+    re_path(
+        r"^sync/cycles/(?P<cycle_id>[0-9a-f-]{36})/renewals/(?P<prescriber_id>[0-9a-f-]{36}|none)\.pdf$",
+        views.renewal_pdf,
+        name="sync-renewal-pdf",
+    ),
+    re_path(
+        r"^sync/cycles/(?P<cycle_id>[0-9a-f-]{36})/renewals/export\.(?P<fmt>csv|json)$",
+        views.renewal_export,
+        name="sync-renewal-export",
+    ),
+    path(
+        "sync/cycles/<uuid:cycle_id>/renewals/<uuid:renewal_id>/status/",
+        views.renewal_status,
+        name="sync-renewal-status",
+    ),
 ]

@@ -1,6 +1,6 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import mixins, permissions, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -11,13 +11,14 @@ from medsync.api.errors import error_body
 from medsync.api.serializers import (
     MeSerializer,
     PharmacySerializer,
+    PharmacySettingsSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
 from medsync.models import ApiToken, Pharmacy
 from medsync.roles import ROLE_PERMISSIONS, Perm, Role
 from medsync.selectors import memberships_of_user, pharmacies_visible_to
-from medsync.services import api_token_issue, api_token_revoke
+from medsync.services import api_token_issue, api_token_revoke, pharmacy_update
 
 GENERIC_LOGIN_FAILURE = "Unable to sign in with that email and password."
 
@@ -137,11 +138,25 @@ class MeView(TenantAPIView):
         return Response(MeSerializer(data).data)
 
 
-class PharmacyViewSet(TenantReadOnlyViewSet):
-    """The pharmacies (locations) of your organization that you may see."""
+class PharmacyViewSet(mixins.UpdateModelMixin, TenantReadOnlyViewSet):
+    """The pharmacies (locations) of your organization that you may see; owners change them."""
 
     serializer_class = PharmacySerializer
-    required_permission = Perm.VIEW_PHARMACIES
+    http_method_names = ["get", "patch", "head", "options"]
+    required_permission = {
+        "list": Perm.VIEW_PHARMACIES,
+        "retrieve": Perm.VIEW_PHARMACIES,
+        "partial_update": Perm.MANAGE_PHARMACIES,
+        "update": Perm.MANAGE_PHARMACIES,  # PUT: a 405 (PATCH only) once allowed through
+    }
+
+    @extend_schema(request=PharmacySettingsSerializer, responses=PharmacySerializer)
+    def partial_update(self, request, *args, **kwargs):
+        pharmacy = self.get_object()
+        serializer = PharmacySettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        pharmacy_update(pharmacy=pharmacy, actor=request.user, changes=serializer.validated_data)
+        return Response(PharmacySerializer(pharmacy).data)
 
     queryset = Pharmacy.objects.none()  # the model, for the schema; rows come from below
 

@@ -6,12 +6,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from medsync.models import Pharmacy, User
+from medsync.onboarding import TEST_TEXT_ACTION
 from medsync.services import audit_record
+from medsync.validators import normalize_phone
+from messaging import selectors
 from messaging.exceptions import MessagingError
-from messaging.gateways import auth_token_from_env
+from messaging.gateways import GatewayError, OutgoingText, auth_token_from_env, gateway_for, mask
 from messaging.models import PharmacySmsConfig
 
-__all__ = ["pharmacy_sms_config_save"]
+__all__ = ["pharmacy_sms_config_save", "pharmacy_test_text_send"]
 
 
 @transaction.atomic
@@ -58,3 +61,35 @@ def pharmacy_sms_config_save(
         },
     )
     return config
+
+
+def pharmacy_test_text_send(*, pharmacy: Pharmacy, to: str, actor: User | None) -> str:
+    """Send one test text from the pharmacy's number to the owner's phone (the settings
+    page's last step); returns the provider id, or raises ValidationError naming `to`.
+
+    Sent at once (the owner waits for it on the page), not queued: nothing about a patient."""
+    try:
+        to = normalize_phone(to)
+    except ValidationError as exc:
+        raise ValidationError({"to": exc.messages}) from None
+    if not pharmacy.sms_number:
+        raise ValidationError({"sms_number": ["Save the pharmacy's SMS number first."]})
+    account_sid, auth_token = selectors.credentials_for(pharmacy)
+    config = selectors.sms_config(pharmacy)
+    text = OutgoingText(
+        to=to,
+        body=f"{pharmacy.name}: a test text from MedSync. Texting works.",
+        from_number=pharmacy.sms_number,
+        messaging_service_sid=config.messaging_service_sid if config else "",
+    )
+    try:
+        result = gateway_for(account_sid=account_sid, auth_token=auth_token).send(text)
+    except GatewayError as exc:
+        raise ValidationError({"to": [exc.message]}) from None
+    audit_record(
+        action=TEST_TEXT_ACTION,
+        actor=actor,
+        target=pharmacy,
+        metadata={"to": mask(to), "provider_sid": result.provider_sid},
+    )
+    return result.provider_sid

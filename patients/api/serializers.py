@@ -244,7 +244,12 @@ class DrugSerializer(serializers.ModelSerializer):
 # A drug written as an NDC in any form and read as the drug object.
 class DrugByNdcField(serializers.Field):
     def to_representation(self, value):
-        return DrugSerializer(value).data
+        # One DrugSerializer per field (per response): building its fields for every row
+        # cost more than the rest of a prescription list.
+        serializer = self.__dict__.get("_drug_serializer")
+        if serializer is None:
+            serializer = self.__dict__["_drug_serializer"] = DrugSerializer()
+        return serializer.to_representation(value)
 
     def to_internal_value(self, data):
         try:

@@ -64,6 +64,7 @@ from scheduling.models.plans import (
     SyncPlan,
     SyncPlanItem,
 )
+from scheduling.models.renewals import RENEWAL_OPEN, RenewalRequest, RenewalStatus
 from scheduling.models.satellites import SATELLITE_OPEN, SatelliteDue, SatelliteStatus
 from scheduling.models.work import (
     FollowUpTask,
@@ -83,6 +84,7 @@ __all__ = [
     "DEFAULT_PREP_DAYS",
     "DEFAULT_RTS_WARNING_DAYS",
     "OPEN_ENROLLMENT_STATUSES",
+    "RENEWAL_OPEN",
     "SATELLITE_OPEN",
     "WEEKDAY_NAMES",
     "Appointment",
@@ -112,6 +114,8 @@ __all__ = [
     "OfferPlace",
     "PlanReason",
     "PrepContact",
+    "RenewalRequest",
+    "RenewalStatus",
     "ReplanProposal",
     "ReplanReason",
     "ReplanStatus",

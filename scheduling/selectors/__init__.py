@@ -8,6 +8,7 @@ tests assert it. Previews (plan_preview, anchor_options) write nothing.
     previews   plan preview and anchor options (write nothing)
     cycles     enrollments, cycles, worklists, the sync panel
     queue      the fill queue grouped by patient and cycle, and its version token
+    renewals   a cycle's renewal requests and the packets sent to prescribers
 """
 
 from scheduling.selectors.calendars import (
@@ -60,6 +61,7 @@ from scheduling.selectors.queue import (
     fill_queue_version,
     queue_item,
 )
+from scheduling.selectors.renewals import renewal_packets, renewals_of_cycle
 
 __all__ = [
     "SECTION_LABELS",
@@ -97,6 +99,8 @@ __all__ = [
     "plan_preview",
     "prep_worklist",
     "queue_item",
+    "renewal_packets",
+    "renewals_of_cycle",
     "replan_queue",
     "satellites_due",
     "sync_settings_for",

@@ -76,16 +76,31 @@ def open_enrollment_of(patient: Patient) -> SyncEnrollment | None:
 def cycle_list(
     *, membership: Membership | None = None, status: str = "", anchor_date: dt.date | None = None
 ) -> QuerySet[SyncCycle]:
+    # The API's list (its only caller): related rows carry just the columns it shows, so a
+    # page of cycles and their items builds small objects (the cost was in the drug rows).
+    items = (
+        CycleItem.objects.select_related("prescription__drug")
+        .only(
+            *(f.name for f in CycleItem._meta.concrete_fields if f.name != "organization"),
+            "organization_id",
+            "prescription__public_id",
+            "prescription__rx_number",
+            "prescription__drug__name",
+            "prescription__drug__strength",
+        )
+        .order_by("fill_date", "id")
+    )
     cycles = (
         SyncCycle.objects.select_related("patient", "pharmacy", "enrollment")
-        .prefetch_related(
-            Prefetch(
-                "items",
-                queryset=CycleItem.objects.select_related("prescription__drug").order_by(
-                    "fill_date", "id"
-                ),
-            )
+        .only(
+            *(f.name for f in SyncCycle._meta.concrete_fields if f.name != "organization"),
+            "organization_id",
+            "patient__public_id",
+            "patient__last_name",
+            "pharmacy__public_id",
+            "enrollment__public_id",
         )
+        .prefetch_related(Prefetch("items", queryset=items))
         .order_by("anchor_date", "patient__last_name", "id")
     )
     cycles = limit_to_visible_pharmacies(cycles, membership, "pharmacy")

@@ -7,6 +7,8 @@
     fill_queue     fill / verify / flag / skip, pickups, returns to stock, follow-ups
     claims         start a fill (its claim through billing), work a reject in one action
     replans        propose, approve, reject a change of plan
+    renewals       renewal requests to prescribers: open, sent, approved, denied
+    events_out     sync events for the pharmacy's systems (medsync.webhooks)
     sync_settings  a pharmacy's sync timing
     hooks          what messaging calls (the SMS reply handler, the open-question check)
 
@@ -46,6 +48,7 @@ from scheduling.services.fill_queue import (
 )
 from scheduling.services.hooks import cycle_sms_reply, has_open_prep_question
 from scheduling.services.prep import prep_contact_record, satellite_prep_answer_record
+from scheduling.services.renewals import renewal_status_set, renewals_open
 from scheduling.services.replans import replan_approve, replan_propose, replan_reject
 from scheduling.services.sync_settings import sync_settings_update
 
@@ -72,6 +75,8 @@ __all__ = [
     "message_request_record",
     "plan_store",
     "prep_contact_record",
+    "renewal_status_set",
+    "renewals_open",
     "replan_approve",
     "replan_propose",
     "replan_reject",

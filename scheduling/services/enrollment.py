@@ -41,6 +41,7 @@ from scheduling.services.cycles import (
     sweeps_schedule_after_commit,
     validate_choice,
 )
+from scheduling.services.events_out import enrollment_event_emit
 from scheduling.services.replans import replan_propose
 from scheduling.states import (
     CYCLE_TRANSITIONS,
@@ -199,6 +200,7 @@ def enrollment_enroll(
             "first_cycle": str(cycle.public_id),
         },
     )
+    enrollment_event_emit(enrollment, "enrolled")
     sweeps_schedule_after_commit()
     return enrollment
 
@@ -255,6 +257,7 @@ def enrollment_pause(
         target=enrollment,
         metadata={"until": until.isoformat() if until else None, "cycles_closed": closed},
     )
+    enrollment_event_emit(enrollment, "paused")
     return enrollment
 
 
@@ -278,6 +281,7 @@ def enrollment_resume(
         now=now,
     )
     audit_record(action="scheduling.enrollment.resumed", actor=actor, target=enrollment)
+    enrollment_event_emit(enrollment, "resumed")
     sweeps_schedule_after_commit()
     return enrollment
 
@@ -319,4 +323,5 @@ def enrollment_disenroll(
         target=enrollment,
         metadata={"reason": reason, "cycles_closed": closed},
     )
+    enrollment_event_emit(enrollment, "disenrolled")
     return enrollment

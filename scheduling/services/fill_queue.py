@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from medsync.models import User
+from medsync.models import User, WebhookEvent
 from medsync.services import audit_record
 from patients.models import Drug, Fill, Prescription
 from scheduling.exceptions import SchedulingError, StaleItem
@@ -36,6 +36,7 @@ from scheduling.services.cycles import (
     message_request_record,
     validate_choice,
 )
+from scheduling.services.events_out import cycle_event_emit
 from scheduling.states import (
     CYCLE_PARTLY_PICKED_UP_FROM,
     CYCLE_TRANSITIONS,
@@ -131,6 +132,7 @@ def refresh_cycle_readiness(cycle: SyncCycle, *, actor: User | None, now: dt.dat
         message_request_record(
             cycle=cycle, kind="ready_for_pickup", context=message_context(cycle), now=now
         )
+        cycle_event_emit(cycle, WebhookEvent.CYCLE_READY, status=ready.target)
 
 
 ACTION_NAMES = {
@@ -327,6 +329,7 @@ def cycle_pickup_record(
         target=cycle,
         metadata={"items": [str(i.public_id) for i in picked], "complete": not remaining},
     )
+    cycle_event_emit(cycle, WebhookEvent.CYCLE_PICKED_UP)
     return cycle
 
 

@@ -22,6 +22,12 @@ from scheduling.views.fill_queue import (
     item_action,
 )
 from scheduling.views.prep import prep_contact, prep_worklist
+from scheduling.views.renewals import (
+    cycle_renewals,
+    renewal_export,
+    renewal_pdf,
+    renewal_status,
+)
 from scheduling.views.replans import (
     replan_decide,
     replan_list,
@@ -33,6 +39,7 @@ from scheduling.views.replans import (
 
 __all__ = [
     "cycle_pickup",
+    "cycle_renewals",
     "cycle_return_to_stock",
     "enroll_wizard",
     "enrollment_action",
@@ -45,6 +52,9 @@ __all__ = [
     "patient_sync_panel",
     "prep_contact",
     "prep_worklist",
+    "renewal_export",
+    "renewal_pdf",
+    "renewal_status",
     "replan_decide",
     "replan_list",
     "replan_request",

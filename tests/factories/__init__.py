@@ -10,10 +10,12 @@ from tests.factories.bulk import bulk_build_create
 from tests.factories.clinical import AllergyFactory, ConditionFactory, ImmunizationFactory
 from tests.factories.platform import (
     TEST_PASSWORD,
+    InboundEndpointFactory,
     MembershipFactory,
     OrganizationFactory,
     PharmacyFactory,
     UserFactory,
+    WebhookSubscriptionFactory,
     valid_npi,
 )
 from tests.factories.programs import (
@@ -51,6 +53,7 @@ __all__ = [
     "DrugFactory",
     "FillFactory",
     "ImmunizationFactory",
+    "InboundEndpointFactory",
     "InhalerFactory",
     "InpatientStayFactory",
     "MedicalPayerFactory",
@@ -71,6 +74,7 @@ __all__ = [
     "SyncEnrollmentFactory",
     "SyncPrescriptionFactory",
     "UserFactory",
+    "WebhookSubscriptionFactory",
     "billing_setup",
     "build_fill_queue",
     "bulk_build_create",

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import factory
 
-from medsync.models import Membership, Organization, Pharmacy, User
+from medsync.models import (
+    InboundEndpoint,
+    Membership,
+    Organization,
+    Pharmacy,
+    User,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from medsync.roles import Role
 from medsync.validators import npi_check_digit_ok
 
@@ -63,3 +71,23 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.PHARMACIST
+
+
+class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
+    """A subscription to every event; `url` is usually a local test server's."""
+
+    class Meta:
+        model = WebhookSubscription
+
+    organization = factory.SubFactory(OrganizationFactory)
+    url = "http://127.0.0.1:9/hook"
+    events = factory.LazyFunction(lambda: list(WebhookEvent.values))
+    secret = factory.Sequence(lambda n: f"whsec_test_{n:04d}")
+
+
+class InboundEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboundEndpoint
+
+    organization = factory.SubFactory(OrganizationFactory)
+    secret = factory.Sequence(lambda n: f"whsec_inbound_{n:04d}")

@@ -66,6 +66,8 @@ ROUTES: dict[str, tuple[str, str]] = {
     "sync-enrollment-action": ("enrollment", "post"),
     "sync-invite": ("patient", "post"),
     "sync-replan-request": ("patient", "post"),
+    "sync-renewals": ("cycle", "get"),
+    "sync-renewal-export": ("cycle", "get"),
     "messaging-reply": ("conversation", "post"),
     "messaging-assign": ("conversation", "post"),
     "messaging-close": ("conversation", "post"),
@@ -140,8 +142,14 @@ OTHER_ROUTES = {
     "agreement-public": "a one-time signing link (the token is the key; no login)",
     "assessment-take": "a patient and an assessment template: two ids, walked in "
     "tests/patients/test_clinical_pages.py (a limited pharmacist gets 404 for Elm Ave)",
+    "pharmacy-settings": "a pharmacy's settings (owners only, limited by pharmacies_visible_to)",
+    "pharmacy-test-text": "a pharmacy's test text (owners only, limited by pharmacies_visible_to)",
+    "webhook-disable": "a webhook subscription (owners only; organization-wide)",
+    "webhook-inbound": "an inbound endpoint: a signed server-to-server push, no session",
+    "sync-renewal-pdf": "a prescriber of a cycle: the cycle is found as sync-renewals finds it",
+    "sync-renewal-status": "a request of a cycle: the cycle is found as sync-renewals finds it",
 }
-SLUGS = {"action": "flag", "decision": "accept", "status": "done"}
+SLUGS = {"action": "flag", "decision": "accept", "status": "done", "fmt": "csv"}
 PAGE_SLUGS = {
     "sync-enrollment-action": {"action": "pause"},
     "clinical-add": {"kind": "condition"},
