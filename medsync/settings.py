@@ -319,6 +319,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "USStateEnum": "medsync.models.US_STATES",
         "DisenrollReasonEnum": "scheduling.models.DisenrollReason",
+        # Three "kind" choice sets of clinical care, each named for what it lists.
+        "AppointmentKindEnum": "scheduling.models.appointments.AppointmentKind",
+        "ServiceOfferKindEnum": "scheduling.models.appointments.OfferKind",
+        "ClinicalServiceKindEnum": "billing.service_claim_models.ServiceKind",
     },
 }
 
