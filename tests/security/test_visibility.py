@@ -34,12 +34,15 @@ from patients.visibility import patient_is_visible, visible_patients
 from scheduling import sweeps
 from scheduling.models import SyncCycle
 from tests.factories import (
+    AppointmentFactory,
     FillFactory,
     MembershipFactory,
     PatientFactory,
     PrescriptionFactory,
     PriceListEntryFactory,
+    SyncEnrollmentFactory,
     UserFactory,
+    billing_setup,
 )
 from tests.scheduling.conftest import enroll, make_patient
 
@@ -113,6 +116,28 @@ ROUTES: dict[str, tuple[str, str]] = {
     "api-inpatient-stay-detail": ("stay", "get"),
     "api-assessment-response-detail": ("response", "get"),
     "api-vaccines-due": ("patient", "get"),
+    "api-patient-fhir": ("patient", "get"),
+    # appointments and service offers (scheduling)
+    "appointment-book": ("patient", "get"),
+    "appointment-document-page": ("appointment", "get"),
+    "appointment-set-status": ("appointment", "post"),
+    "services-due": ("patient", "get"),
+    "service-offer-answer": ("patient", "post"),
+    "appointment-detail": ("appointment", "get"),
+    "appointment-document": ("appointment", "post"),
+    "appointment-status": ("appointment", "post"),
+    "service-offer-detail": ("offer", "get"),
+    "reports-inactive-disenroll": ("inactive", "post"),
+    # documented services, their claim lines and exports (billing)
+    "clinical-service": ("service", "get"),
+    "clinical-service-summary": ("service", "get"),
+    "clinical-service-detail": ("service", "get"),
+    "service-claim-line-status": ("line", "post"),
+    "claim-line-detail": ("line", "get"),
+    "claim-line-status": ("line", "post"),
+    "service-claim-export-download": ("export", "get"),
+    "claim-export-detail": ("export", "get"),
+    "claim-export-file": ("export", "get"),
 }
 # Routes with an id that is not a patient's record, and why.
 OTHER_ROUTES = {
@@ -148,6 +173,10 @@ OTHER_ROUTES = {
     "webhook-inbound": "an inbound endpoint: a signed server-to-server push, no session",
     "sync-renewal-pdf": "a prescriber of a cycle: the cycle is found as sync-renewals finds it",
     "sync-renewal-status": "a request of a cycle: the cycle is found as sync-renewals finds it",
+    "pqa-patients": "a PQA measure name, not an id: its patient list is scoped like the PQA "
+    "report (reports.scope, limit_to_visible_pharmacies)",
+    "reports-today-list": "a today-list key, not an id: its rows are scoped like the today page "
+    "(reports.scope, limit_to_visible_pharmacies)",
 }
 SLUGS = {"action": "flag", "decision": "accept", "status": "done", "fmt": "csv"}
 PAGE_SLUGS = {
@@ -233,6 +262,61 @@ def _claim_for(item):
     return claim_submit(subject=subject, actor=None)
 
 
+def _service_rows(side: Side, pharmacist, setup, minutes_later: int) -> dict:
+    """A booked CMR, a documented (billed) CMR with its lines and their export, an offer, and
+    an inactive enrollment (another patient of the pharmacy)."""
+    from billing.service_claim_services import clinical_service_document, service_claims_export
+    from scheduling.services.appointments import offer_record
+
+    pharmacy = side.patient.home_pharmacy
+    starts_at = PREP_DAY + dt.timedelta(days=1, minutes=minutes_later)
+    appointment = AppointmentFactory(
+        pharmacy=pharmacy,
+        patient=side.patient,
+        pharmacist=pharmacist,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=40),
+    )
+    done_at = PREP_DAY - dt.timedelta(days=1)
+    service = clinical_service_document(
+        patient=side.patient,
+        pharmacy=pharmacy,
+        kind="cmr",
+        pharmacist=pharmacist,
+        started_at=done_at,
+        ended_at=done_at + dt.timedelta(minutes=40),
+        actor=pharmacist,
+        diagnosis_codes=["I10"],
+        payer=setup.payer,
+    )
+    export = service_claims_export(
+        pharmacy=pharmacy,
+        payer=setup.payer,
+        date_from=done_at.date() - dt.timedelta(days=1),
+        date_to=done_at.date() + dt.timedelta(days=1),
+        export_format="837p",
+        actor=pharmacist,
+    )
+    quiet = PatientFactory(
+        organization=pharmacy.organization,
+        home_pharmacy=pharmacy,
+        last_name=f"{side.patient.last_name}quiet",
+    )
+    # Enrolled in June 2025 and never picked up since: on the inactive-enrollments report.
+    inactive = SyncEnrollmentFactory(patient=quiet, pharmacy=pharmacy)
+    offer = offer_record(
+        patient=side.patient, kind="cmr", answer="later", place="record", actor=pharmacist
+    )
+    return {
+        "appointment": appointment.public_id,
+        "service": service.public_id,
+        "line": service.lines.order_by("line_number").first().public_id,
+        "export": export.public_id,
+        "offer": offer.public_id,
+        "inactive": inactive.public_id,
+    }
+
+
 def _clinical_rows(patient) -> dict:
     """A condition, allergy, immunization, stay, assessment response and agreement."""
     from patients.agreement_services import agreement_sign
@@ -283,6 +367,9 @@ def world(sms_maple):
                 item = cycle.items.order_by("id").first()
                 side.ids["item"] = item.public_id
                 side.ids["claim"] = _claim_for(item).public_id
+            for n, (side, pharmacy) in enumerate(((main, main_st), (other, elm))):
+                setup = billing_setup(pharmacy, maple.pharmacist if n == 0 else maple.owner)
+                side.ids.update(_service_rows(side, maple.pharmacist, setup, minutes_later=60 * n))
         pharmacist = UserFactory(email="limited.pharmacist@maple.test")
         membership = MembershipFactory(
             organization=maple.organization,
@@ -359,6 +446,23 @@ def test_a_limited_member_opens_only_their_pharmacys_patients(
         page_client = login(user)
         api_client = api_client_for(user)
         problems = _walk(page_client, api_client, main, other)
+    assert problems == []
+
+
+def test_another_organization_gets_404_on_every_route(world, birch, login, api_client_for):
+    """Birch's pharmacist names Maple's records (both pharmacies): every route is a 404."""
+    _maple, main, other, _ = world
+    problems = []
+    with time_machine.travel(PREP_DAY, tick=False):
+        page_client = login(birch.pharmacist)
+        api_client = api_client_for(birch.pharmacist)
+        for name, (kind, method) in sorted(ROUTES.items(), key=lambda r: r[1][1]):
+            for side in (main, other):
+                url = _url(name, side.ids[kind])
+                client = api_client if url.startswith("/api/") else page_client
+                answer = _call(client, method, url)
+                if answer.status_code != 404:
+                    problems.append(f"{name}: Birch got {answer.status_code}, not 404")
     assert problems == []
 
 
