@@ -96,3 +96,19 @@ def test_another_organizations_patient_or_an_unknown_kind_is_a_404(
     with scopes_disabled():
         assert not Message.objects.filter(kind="agreement_link").exists()
         assert not AgreementLink.objects.exists()
+
+
+@time_machine.travel(TUESDAY_10AM)
+def test_a_link_not_texted_for_lack_of_consent_is_not_sent_later(
+    client, login, sms_maple, make_patient
+):
+    from messaging import services as messaging_services
+
+    patient = make_patient(sms_maple, consent=False)
+    login(sms_maple.pharmacist)
+    send(client, patient)
+    with tenant_scope(sms_maple.organization):
+        messaging_services.sms_consent_grant(
+            patient=patient, method="verbal", actor=sms_maple.pharmacist
+        )
+        assert Message.objects.get(kind="agreement_link").status == MessageStatus.SKIPPED

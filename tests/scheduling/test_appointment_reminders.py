@@ -169,3 +169,29 @@ def test_the_job_in_a_real_worker_run_twice_makes_one_text(
     assert [m.dedupe_key for m in reminders(sms_maple)] == [
         f"appointment:{visit.public_id}:reminder"
     ]
+
+
+@pytest.mark.django_db
+def test_consent_given_later_revives_a_reminder_only_before_the_appointment(
+    sms_maple, make_patient
+):
+    from messaging import services as messaging_services
+
+    soon = make_patient(sms_maple, consent=False, first_name="Soon")
+    gone = make_patient(sms_maple, consent=False, first_name="Gone")
+    with time_machine.travel(TUESDAY_10AM, tick=False):
+        book(sms_maple, soon, dt.datetime(2026, 3, 4, 16, 0, tzinfo=CHICAGO))
+        book(sms_maple, gone, dt.datetime(2026, 3, 4, 8, 0, tzinfo=CHICAGO))
+        remind(sms_maple)
+    # Wednesday noon in Madison: Gone's appointment has begun, Soon's has not.
+    wednesday_noon = dt.datetime(2026, 3, 4, 18, 0, tzinfo=dt.UTC)
+    with (
+        time_machine.travel(wednesday_noon, tick=False),
+        tenant_scope(sms_maple.organization),
+    ):
+        for patient in (soon, gone):
+            messaging_services.sms_consent_grant(
+                patient=patient, method="verbal", actor=sms_maple.pharmacist
+            )
+    statuses = {m.patient_id: m.status for m in reminders(sms_maple)}
+    assert statuses == {soon.pk: MessageStatus.QUEUED, gone.pk: MessageStatus.SKIPPED}
