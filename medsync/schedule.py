@@ -67,6 +67,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "scheduling.tasks.fan_out_return_to_stock",
         "schedule": crontab(minute=20),
     },
+    # Appointment reminders: the day before, on the pharmacy's local date; hourly so every
+    # zone is caught (the text itself waits for the patient's quiet hours in messaging).
+    "scheduling.remind-appointments": {
+        "task": "scheduling.tasks.fan_out_remind_appointments",
+        "schedule": crontab(minute=22),
+    },
     "scheduling.hand-over-messages": {
         "task": "scheduling.tasks.fan_out_hand_over_message_requests",
         "schedule": crontab(minute="*/10"),

@@ -41,6 +41,20 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {
         "{pharmacy_name}: {first_name}, recoja sus recetas antes del {pickup_by} o "
         "volveran al inventario. Llame {pharmacy_phone}. STOP para salir"
     ),
+    (MessageKind.APPOINTMENT_REMINDER, "en"): (
+        "{pharmacy_name}: {first_name}, your appointment is {appointment_time}. Call "
+        "{pharmacy_phone} to change. STOP to end"
+    ),
+    (MessageKind.APPOINTMENT_REMINDER, "es"): (
+        "{pharmacy_name}: {first_name}, su cita es el {appointment_time}. Para cambiarla "
+        "llame {pharmacy_phone}. STOP=salir"
+    ),
+    (MessageKind.AGREEMENT_LINK, "en"): (
+        "{pharmacy_name}: {first_name}, please review and sign: {link} STOP to end"
+    ),
+    (MessageKind.AGREEMENT_LINK, "es"): (
+        "{pharmacy_name}: {first_name}, revise y firme aqui: {link} STOP=salir"
+    ),
     (MessageKind.HELP_REPLY, "en"): (
         "{pharmacy_name}: refill reminders, up to 3 msgs/week. Msg & data rates may apply. "
         "Call {pharmacy_phone}. Reply STOP to opt out, START to resume."
@@ -86,6 +100,8 @@ TEMPLATE_KINDS = [
     MessageKind.READY_FOR_PICKUP,
     MessageKind.MISSED_PICKUP,
     MessageKind.RTS_WARNING,
+    MessageKind.APPOINTMENT_REMINDER,
+    MessageKind.AGREEMENT_LINK,
     MessageKind.HELP_REPLY,
     MessageKind.OPT_OUT_CONFIRMATION,
     MessageKind.OPT_IN_CONFIRMATION,

@@ -32,6 +32,8 @@ class MessageKind(models.TextChoices):
     READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
     MISSED_PICKUP = "missed_pickup", "Missed pickup"
     RTS_WARNING = "rts_warning", "Return-to-stock warning"
+    APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
+    AGREEMENT_LINK = "agreement_link", "Agreement signing link"
     # Answers to the patient's own texts (no limit; sent at once).
     HELP_REPLY = "help_reply", "Help reply"
     OPT_OUT_CONFIRMATION = "opt_out_confirmation", "Opt-out confirmation"
@@ -49,6 +51,8 @@ AUTOMATED_KINDS = frozenset(
         MessageKind.READY_FOR_PICKUP,
         MessageKind.MISSED_PICKUP,
         MessageKind.RTS_WARNING,
+        MessageKind.APPOINTMENT_REMINDER,
+        MessageKind.AGREEMENT_LINK,
     }
 )
 

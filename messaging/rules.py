@@ -245,6 +245,8 @@ def reply_language(body: str, default: str) -> str:
 SMS_MAX_CHARS = 160
 FIRST_NAME_MAX = 15  # rendered first names are cut to this, so the limit always holds
 PHARMACY_NAME_MAX = 30
+# A one-time signing link as checked for length (a longer one shortens the pharmacy's name).
+LINK_MAX = 72
 
 ALLOWED_VARIABLES = {
     "first_name": "The patient's first name (cut to 15 characters)",
@@ -253,6 +255,8 @@ ALLOWED_VARIABLES = {
     "anchor_date": "The pickup (anchor) date, e.g. Thu 3/12",
     "pickup_by": "The last pickup day before return to stock, e.g. Mon 3/16",
     "reply_options": "How to answer: C to confirm, X for changes",
+    "appointment_time": "The appointment's day and time (pharmacy time), e.g. Thu 3/12 2:30 PM",
+    "link": "A one-time agreement signing link (holds no patient data)",
 }
 # A variable whose name says it carries a drug, a condition or other PHI.
 PHI_VARIABLE = re.compile(
@@ -278,6 +282,15 @@ def format_date(value: date, language: str) -> str:
     return f"{names[value.weekday()]} {value.month}/{value.day}"
 
 
+def format_datetime(value: datetime, language: str) -> str:
+    """A local day and time: Thu 3/12 2:30 PM (English), jue 12/3 14:30 (Spanish)."""
+    day = format_date(value.date(), language)
+    if language == "es":
+        return f"{day} {value.hour}:{value.minute:02d}"
+    hour = value.hour % 12 or 12
+    return f"{day} {hour}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
+
+
 def format_phone(e164: str) -> str:
     """+16085550134 -> (608) 555-0134; other numbers stay as given."""
     if re.fullmatch(r"\+1\d{10}", e164 or ""):
@@ -299,6 +312,14 @@ def longest_values(language: str, *, pharmacy_name_max: int = PHARMACY_NAME_MAX)
         "anchor_date": longest_date,
         "pickup_by": longest_date,
         "reply_options": REPLY_OPTIONS.get(language, REPLY_OPTIONS["en"]),
+        "appointment_time": max(
+            (
+                format_datetime(datetime(2026, 12, 28, 12, 30) + timedelta(days=i), language)
+                for i in range(7)
+            ),
+            key=len,
+        ),
+        "link": "W" * LINK_MAX,
     }
 
 

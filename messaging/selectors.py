@@ -385,7 +385,16 @@ def template_values(
         "reply_options": rules.REPLY_OPTIONS.get(language, rules.REPLY_OPTIONS["en"]),
         "anchor_date": "",
         "pickup_by": "",
+        "appointment_time": "",
+        "link": str(context.get("link") or ""),
     }
+    starts = context.get("appointment_time")
+    if isinstance(starts, str) and starts:
+        starts = datetime.fromisoformat(starts)
+    if isinstance(starts, datetime):
+        zone = ZoneInfo(pharmacy.time_zone) if pharmacy and pharmacy.time_zone else None
+        local = starts.astimezone(zone) if zone and starts.tzinfo else starts
+        values["appointment_time"] = rules.format_datetime(local, language)
     for key in ("anchor_date", "pickup_by"):
         value = context.get(key)
         if isinstance(value, str) and value:

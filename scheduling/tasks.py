@@ -57,6 +57,11 @@ def hand_over_message_requests(*, organization_id: str) -> dict:
 
 # --- Beat entry points: one fan-out per sweep ------------------------------------------------
 #
+@shared_task(base=TenantTask, name="scheduling.tasks.remind_appointments")
+def remind_appointments(*, organization_id: str) -> dict:
+    return sweeps.appointments_remind().as_dict()
+
+
 # SCHEDULING_SWEEP_PARTITIONS > 1 queues that many runs of a sweep per organization, for
 # workers to share: the cycle sweep splits enrollments by id, the others claim disjoint
 # rows with FOR UPDATE SKIP LOCKED.
@@ -105,3 +110,8 @@ def fan_out_hand_over_message_requests() -> int:
 @shared_task(name="scheduling.tasks.fan_out_refresh_satellites", acks_late=True)
 def fan_out_refresh_satellites() -> int:
     return fan_out(refresh_satellites)
+
+
+@shared_task(name="scheduling.tasks.fan_out_remind_appointments", acks_late=True)
+def fan_out_remind_appointments() -> int:
+    return fan_out(remind_appointments)

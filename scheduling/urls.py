@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from scheduling import views
-from scheduling.views import appointments
+from scheduling.views import agreement_texts, appointments
 
 urlpatterns = [
     path("fill-queue/", views.fill_queue, name="fill-queue"),
@@ -48,6 +48,7 @@ urlpatterns = [
     path("sync/tasks/<uuid:task_id>/<slug:status>/", views.task_resolve, name="sync-task-resolve"),
     path("sync/settings/", views.sync_settings, name="sync-settings"),
     *appointments.urlpatterns,
+    *agreement_texts.urlpatterns,
     path("sync/cycles/<uuid:cycle_id>/renewals/", views.cycle_renewals, name="sync-renewals"),
     re_path(
         r"^sync/cycles/(?P<cycle_id>[0-9a-f-]{36})/renewals/(?P<prescriber_id>[0-9a-f-]{36}|none)\.pdf$",

@@ -5,7 +5,8 @@
 kind: one of AUTOMATED_KIND_NAMES. dedupe_key: e.g. f"cycle:{cycle.public_id}:prep_reminder";
 at most one message per (organization, dedupe_key), enforced by a unique constraint.
 context: {"anchor_date": date, "pickup_by": date, "pharmacy_id": <Pharmacy pk or public id>,
-"send_after": datetime} (all optional). Consent, opt-out, quiet hours and the 1/day 3/week
+"send_after": datetime, "appointment_time": aware datetime, "link": one-time signing URL}
+(all optional). Consent, opt-out, quiet hours and the 1/day 3/week
 limits are respected: a message that may not go now is stored with a later due time
 (deferred, never dropped). Returns the row, or None when the patient may not be texted (no
 consent, opted out, invalid number, ...): that row is kept as "not sent" with the reason,
@@ -69,6 +70,12 @@ def _json_context(context: dict, pharmacy: Pharmacy | None) -> dict:
     send_after = context.get("send_after")
     if isinstance(send_after, datetime):
         out["send_after"] = send_after.isoformat()
+    starts = context.get("appointment_time")
+    if isinstance(starts, datetime):
+        out["appointment_time"] = starts.isoformat()
+    link = context.get("link")
+    if isinstance(link, str) and link.startswith(("https://", "http://")):
+        out["link"] = link[:200]
     return out
 
 

@@ -7,7 +7,7 @@ reason; when consent comes back, those still meaningful are queued again.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +22,7 @@ from messaging.models import (
     ConsentMethod,
     Direction,
     Message,
+    MessageKind,
     MessageStatus,
     SkipReason,
     SmsConsent,
@@ -275,9 +276,12 @@ def _skip_pending(*, patient: Patient, reason: str) -> int:
 def _revive_skipped(patient: Patient) -> None:
     """Consent is back: automated texts skipped for consent, still meaningful, queue again.
 
-    Only texts for dates not yet past are revived: a week-old prep reminder is not.
+    Only texts for dates not yet past are revived: a week-old prep reminder is not, nor a
+    reminder of an appointment already begun; a signing link is never sent late (staff
+    send a new one).
     """
-    today = timezone.now().date()
+    now = timezone.now()
+    today = now.date()
     for message in Message.objects.filter(
         patient=patient,
         direction=Direction.OUTBOUND,
@@ -288,8 +292,11 @@ def _revive_skipped(patient: Patient) -> None:
             SkipReason.OPTED_OUT,
             SkipReason.CONSENT_FOR_OTHER_NUMBER,
         ],
-        created_at__gte=timezone.now() - timedelta(days=14),
-    ):
+        created_at__gte=now - timedelta(days=14),
+    ).exclude(kind=MessageKind.AGREEMENT_LINK):
+        starts = message.context.get("appointment_time")
+        if starts and datetime.fromisoformat(starts) <= now:
+            continue
         anchor = message.context.get("anchor_date") or message.context.get("pickup_by")
         if anchor and date.fromisoformat(anchor[:10]) < today:
             continue

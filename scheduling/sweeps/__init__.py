@@ -10,6 +10,7 @@ machinery is runner.py, the raw SQL scheduling/sql.py).
     satellites_refresh           (e) Rx kept out of sync: own due date, prep and pre-fill days
     items_return_to_stock        (f) billed, not picked up, payer's window closed: B2 + returned
     message_requests_hand_over       recorded text requests -> messaging
+    appointments_remind              booked appointment tomorrow (local) -> reminder text
 """
 
 from scheduling.sweeps.cycles import cycles_ensure_upcoming
@@ -17,6 +18,7 @@ from scheduling.sweeps.handover import message_requests_hand_over
 from scheduling.sweeps.pickups import cycles_check_pickups
 from scheduling.sweeps.prefill import cycles_open_prefill
 from scheduling.sweeps.prep import cycles_open_prep
+from scheduling.sweeps.reminders import appointments_remind
 from scheduling.sweeps.replans import replans_detect
 from scheduling.sweeps.returns import items_return_to_stock
 from scheduling.sweeps.runner import SweepResult
@@ -24,6 +26,7 @@ from scheduling.sweeps.satellites import satellites_refresh
 
 __all__ = [
     "SweepResult",
+    "appointments_remind",
     "cycles_check_pickups",
     "cycles_ensure_upcoming",
     "cycles_open_prefill",

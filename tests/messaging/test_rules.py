@@ -227,3 +227,22 @@ def test_segments_count_gsm7_and_unicode():
     assert rules.segments("a" * 161) == ("GSM-7", 2)
     assert rules.segments("á" * 70) == ("UCS-2", 1)
     assert rules.segments("á" * 71) == ("UCS-2", 2)
+
+
+def test_appointment_times_read_naturally_in_each_language():
+    assert rules.format_datetime(datetime(2026, 3, 4, 0, 5), "en") == "Wed 3/4 12:05 AM"
+    assert rules.format_datetime(datetime(2026, 3, 4, 12, 0), "en") == "Wed 3/4 12:00 PM"
+    assert rules.format_datetime(datetime(2026, 3, 4, 14, 30), "es") == "mie 4/3 14:30"
+
+
+def test_a_signing_link_counts_at_its_longest_in_the_160_check():
+    long_wording = (
+        "{pharmacy_name}: {first_name}, your pharmacy asks you to please review and sign "
+        "this: {link} Reply STOP to end"
+    )
+    check = rules.check_template(long_wording, language="en", automated=True)
+    assert not check.ok
+    assert "the limit is 160" in check.errors["body"][0]
+    assert rules.check_template(
+        "{first_name}: sign at {link} STOP to end", language="en", automated=True
+    ).ok
