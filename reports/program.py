@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from billing.models import ClinicalService, ServiceKind
 from patients.models import Fill, PatientStatus, Prescription, PrescriptionStatus
 from reports.money import FillToPrice, claims_of_fills, fill_values
 from reports.pdc import STAR_CLASSES, PdcFill, pdc_by_class
@@ -174,6 +175,22 @@ def program_report(scope: ReportScope, start: dt.date, end: dt.date) -> ProgramR
     report.on_time = _on_time(scope, start, end)
     report.risk = _risk(scope, [e for e in enrollments if e.status == EnrollmentStatus.ENROLLED])
     return report
+
+
+def services_delivered(scope: ReportScope, start: dt.date, end: dt.date) -> list[dict]:
+    """Clinical services documented in the range (each pharmacy's local day), per kind, in one
+    query: CMRs, reviews, vaccinations, tests and BP checks given beside the sync."""
+    labels = dict(ServiceKind.choices)
+    counted: Counter = Counter()
+    for kind, started_at, zone in ClinicalService.objects.filter(
+        pharmacy__in=scope.in_view,
+        started_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
+        - dt.timedelta(days=1),
+        started_at__lt=dt.datetime.combine(end, dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=2),
+    ).values_list("kind", "started_at", "pharmacy__time_zone"):
+        if start <= local_today(zone, started_at) <= end:
+            counted[kind] += 1
+    return [{"key": k, "label": labels.get(k, k), "value": n} for k, n in counted.most_common()]
 
 
 def _on_time(scope: ReportScope, start: dt.date, end: dt.date) -> dict:

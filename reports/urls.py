@@ -39,6 +39,7 @@ urlpatterns += [
 ]
 urlpatterns += [
     path("reports/program/", program.program, name="reports-program"),
+    path("reports/program/services/", program.program_services, name="reports-program-services"),
     path("reports/money/", program.money, name="reports-money"),
     path("reports/opportunities/", program.opportunities_page, name="reports-opportunities"),
     path(

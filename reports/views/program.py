@@ -15,7 +15,7 @@ from medsync.redirects import safe_next
 from medsync.roles import Perm
 from reports import opportunities, pdf
 from reports.forms import DisenrollForm
-from reports.program import money_report, program_report
+from reports.program import money_report, program_report, services_delivered
 from reports.scope import ScopeError, date_range
 from reports.views.common import PAGE_SIZE, csv_response, patients_viewed, scope_or_404
 from scheduling import services as scheduling_services
@@ -249,3 +249,15 @@ def month_pdf(request):
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="sync-summary-{first:%Y-%m}.pdf"'
     return response
+
+
+@require_permission(Perm.VIEW_REPORTS)
+def program_services(request):
+    """The clinical services delivered in the range, loaded by the program page with htmx
+    (its own request keeps the program page within its query budget)."""
+    scope, start, end = _scope_and_range(request)
+    return render(
+        request,
+        "reports/_services_delivered.html",
+        {"services": services_delivered(scope, start, end), "start": start, "end": end},
+    )

@@ -11,11 +11,12 @@ import pytest
 import time_machine
 from pypdf import PdfReader
 
+from billing.service_claim_services import clinical_service_document
 from medsync.models import Membership
 from medsync.tenancy import tenant_scope
 from patients.models import Fill, PriceListEntry
 from reports.opportunities import inactive_enrollments, ninety_day_candidates
-from reports.program import money_report, program_report
+from reports.program import money_report, program_report, services_delivered
 from reports.scope import report_scope
 from scheduling import services as scheduling_services
 from scheduling.models import (
@@ -26,7 +27,7 @@ from scheduling.models import (
     SyncCycle,
     SyncEnrollment,
 )
-from tests.factories import DrugFactory, FillFactory, PrescriptionFactory
+from tests.factories import DrugFactory, FillFactory, PatientFactory, PrescriptionFactory
 from tests.reports.scenario import NOW, TODAY, build_program, limited_pharmacist
 
 pytestmark = pytest.mark.django_db
@@ -265,3 +266,46 @@ def test_billed_fills_count_what_their_claims_were_paid(maple, program):
         report = money_report(scope_of(maple, maple.pharmacist), START, TODAY)
     assert report.returned["reversed_in_time"] == claim.plan_pay + claim.patient_pay
     assert "claims" in report.source
+
+
+def test_clinical_services_delivered_are_counted_per_kind_in_the_range(
+    client, login, maple, birch, program, django_assert_max_num_queries
+):
+    pharmacy, elsewhere = maple.pharmacies
+    patient = program.main[0].patient
+
+    def document(where, kind, started_at, tenant=maple):
+        with tenant_scope(tenant.organization):
+            clinical_service_document(
+                patient=(
+                    patient if tenant is maple else PatientFactory(organization=tenant.organization)
+                ),
+                pharmacy=where,
+                kind=kind,
+                pharmacist=tenant.pharmacist,
+                started_at=started_at,
+                ended_at=started_at + dt.timedelta(minutes=20),
+                actor=tenant.pharmacist,
+            )
+
+    day = NOW - dt.timedelta(days=3)
+    document(pharmacy, "cmr", day)
+    document(pharmacy, "bp_check", day)
+    document(pharmacy, "bp_check", day - dt.timedelta(days=1))
+    document(pharmacy, "cmr", NOW - dt.timedelta(days=200))  # before the range
+    document(elsewhere, "cmr", day)  # the other Maple pharmacy
+    document(birch.pharmacies[0], "cmr", day, tenant=birch)
+    with tenant_scope(maple.organization), time_machine.travel(NOW, tick=False):
+        one = scope_of(maple, maple.pharmacist, str(pharmacy.public_id))
+        mine = services_delivered(one, START, TODAY)
+        rolled = services_delivered(scope_of(maple, maple.pharmacist), START, TODAY)
+    assert {s["key"]: s["value"] for s in mine} == {"bp_check": 2, "cmr": 1}
+    assert {s["key"]: s["value"] for s in rolled} == {"bp_check": 2, "cmr": 2}
+    login(maple.pharmacist)
+    with time_machine.travel(NOW, tick=False):
+        program_page = client.get("/reports/program/").content.decode()
+        assert "/reports/program/services/" in program_page
+        with django_assert_max_num_queries(14):
+            fragment = client.get("/reports/program/services/").content.decode()
+    assert 'data-kind="cmr">CMR' in fragment or 'data-kind="cmr">' in fragment
+    assert fragment.count("data-kind=") == 2
