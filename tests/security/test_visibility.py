@@ -79,6 +79,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "clinical-panel": ("patient", "get"),
     "clinical-add": ("patient", "post"),
     "agreement-counter": ("patient", "get"),
+    "agreement-link-send": ("patient", "post"),
     "agreement-pdf": ("agreement", "get"),
     # API
     "api-patient-detail": ("patient", "get"),
@@ -183,6 +184,7 @@ PAGE_SLUGS = {
     "sync-enrollment-action": {"action": "pause"},
     "clinical-add": {"kind": "condition"},
     "agreement-counter": {"kind": "cmr_consent"},
+    "agreement-link-send": {"kind": "cmr_consent"},
 }
 
 
