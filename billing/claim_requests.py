@@ -12,8 +12,8 @@ from decimal import Decimal
 from billing import ncpdp
 from billing.claim_models import Claim, ClaimStatus, PlanProductRule
 from billing.gateway import gateway as get_gateway
-from billing.proration import CostSharing, DrugTraits, PlanRules
-from billing.selectors import plan_rules_for_many
+from billing.proration import CostSharing, PlanRules
+from billing.selectors import drug_traits, plan_rules_for_many
 from billing.simulator import (
     BenefitPhase,
     ClaimRequest,
@@ -29,16 +29,13 @@ from medsync.exceptions import MedSyncError
 from medsync.models import Pharmacy
 from patients.models import (
     Coverage,
-    DosageForm,
     Fill,
     Patient,
     PlanType,
     Prescription,
     PriceListEntry,
-    TherapeuticClass,
 )
 
-TOPICAL_FORMS = {DosageForm.CREAM, DosageForm.PATCH}
 STATUS_OF = {
     ResponseStatus.PAID: ClaimStatus.PAID,
     ResponseStatus.REJECTED: ClaimStatus.REJECTED,
@@ -87,18 +84,6 @@ class Billing:
     claim: Claim | None = None
     response: ClaimResponse | None = None
     extra: dict = field(default_factory=dict)
-
-
-def drug_traits(drug) -> DrugTraits:
-    classes = set(drug.therapeutic_classes or [])
-    return DrugTraits(
-        solid_oral=drug.is_solid_oral,
-        unit_of_use=drug.unit_of_use,
-        antibiotic=drug.is_antibiotic or TherapeuticClass.ANTIBIOTIC in classes,
-        eye_drops=drug.dosage_form == DosageForm.EYE_DROPS,
-        topical=drug.dosage_form in TOPICAL_FORMS,
-        insulin=TherapeuticClass.INSULIN in classes,
-    )
 
 
 def _order(coverage: Coverage) -> tuple[bool, int, int]:

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from billing.models import PlanRule
 from billing.proration import (
     DailyRateRounding,
+    DrugTraits,
     PlanKind,
     PlanRules,
     ProrationExclusion,
@@ -17,7 +18,24 @@ from billing.proration import (
     ProrationRules,
     default_plan_rules,
 )
-from patients.models import Coverage, PlanType
+from patients.models import Coverage, DosageForm, PlanType, TherapeuticClass
+
+# Dosage forms priced and prorated as topicals (DOMAIN 4).
+TOPICAL_FORMS = {DosageForm.CREAM, DosageForm.PATCH}
+
+
+def drug_traits(drug) -> DrugTraits:
+    """The engine's view of a catalog drug: what proration, alignment and the claim
+    simulator ask of it (one mapping for planning and for claims)."""
+    classes = set(drug.therapeutic_classes or [])
+    return DrugTraits(
+        solid_oral=drug.is_solid_oral,
+        unit_of_use=drug.unit_of_use,
+        antibiotic=drug.is_antibiotic or TherapeuticClass.ANTIBIOTIC in classes,
+        eye_drops=drug.dosage_form == DosageForm.EYE_DROPS,
+        topical=drug.dosage_form in TOPICAL_FORMS,
+        insulin=TherapeuticClass.INSULIN in classes,
+    )
 
 
 def plan_rule_list() -> QuerySet[PlanRule]:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from django.db.models import Max, OuterRef, Subquery
 
 from billing.proration import claim_cost, compute_patient_pay
+from billing.selectors import drug_traits
 from patients.models import (
     Fill,
     PatientStatus,
@@ -160,7 +161,7 @@ def _pay(rx: Prescription, rx_rules, days: int) -> Decimal | None:
         days_supply=days,
         cost_sharing=planning.cost_sharing_of(rx.coverage),
         rules=rx_rules.proration,
-        drug=planning.drug_traits(rx.drug),
+        drug=drug_traits(rx.drug),
         claim=claim,
     )
     return result.amount

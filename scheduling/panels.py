@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from scheduling.models.appointments import AppointmentStatus
 from scheduling.selectors.appointments import appointment_list
 
 
@@ -20,7 +21,9 @@ def sync_panel(request, patient) -> dict:
 def appointments_panel(request, patient) -> dict:
     """Appointments and the extra services due (loaded with htmx when shown)."""
     upcoming = list(
-        appointment_list(membership=request.membership, patient=patient).filter(status="booked")[:5]
+        appointment_list(membership=request.membership, patient=patient).filter(
+            status=AppointmentStatus.BOOKED
+        )[:5]
     )
     return {
         "title": "Appointments and services",

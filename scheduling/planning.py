@@ -18,27 +18,22 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 
 from billing.proration import (
     CostSharing,
-    DrugTraits,
     PlanKind,
     PlanRules,
     default_plan_rules,
 )
-from billing.selectors import plan_rules_for_many
+from billing.selectors import drug_traits, plan_rules_for_many
 from patients.models import (
     BenefitPhase,
     Coverage,
-    DosageForm,
     Fill,
     Prescription,
     PrescriptionStatus,
     PriceListEntry,
     SyncDecision,
-    TherapeuticClass,
 )
 from patients.supply import SupplyFill, injections_per_day, insulin_containers, next_due_date
 from scheduling.alignment import SCC_SHORT_FILL, RxInput
-
-TOPICAL_FORMS = {DosageForm.CREAM, DosageForm.PATCH}
 
 
 @dataclass(frozen=True)
@@ -157,18 +152,6 @@ def planning_notes(rx: Prescription) -> list[tuple[str, str]]:
             )
         )
     return notes
-
-
-def drug_traits(drug) -> DrugTraits:
-    classes = set(drug.therapeutic_classes or [])
-    return DrugTraits(
-        solid_oral=drug.is_solid_oral,
-        unit_of_use=drug.unit_of_use,
-        antibiotic=drug.is_antibiotic or TherapeuticClass.ANTIBIOTIC in classes,
-        eye_drops=drug.dosage_form == DosageForm.EYE_DROPS,
-        topical=drug.dosage_form in TOPICAL_FORMS,
-        insulin=TherapeuticClass.INSULIN in classes,
-    )
 
 
 def is_syncable(rx: Prescription) -> bool:

@@ -18,7 +18,7 @@ import uuid
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from billing.claim_models import Claim
+from billing.claim_models import Claim, ClaimStatus
 from billing.services import ClaimSubject, claims_submit_many
 from medsync.tenancy import tenant_scope
 
@@ -78,7 +78,7 @@ class Command(BaseCommand):
             for i in range(0, n, batch):
                 made += claims_submit_many(subjects=subjects[i : i + batch], actor=None)
             elapsed = time.perf_counter() - start
-            paid = sum(1 for c in made if c.status == "paid")
+            paid = sum(1 for c in made if c.status == ClaimStatus.PAID)
             # Floor: the same rows, inserted plainly (no reads, no adjudication, no audit).
             copies = []
             for claim in made:
