@@ -29,8 +29,18 @@
     return Array.from(document.querySelectorAll(".ndc-input")).some((input) => input.value);
   }
 
+  // A row's own change and a whole-queue refresh must not cross: a refresh waits for the
+  // row's answer, and a refresh answer older than a row change is dropped (and asked again).
+  let rowChanges = 0;
+  let refreshAfter = null;
+
   function refresh() {
+    if (document.querySelector("tr.queue-item.htmx-request, tr.queue-item .htmx-request")) {
+      pending = true;
+      return;
+    }
     pending = false;
+    refreshAfter = rowChanges;
     const query = new URLSearchParams(window.location.search);
     query.set("poll", "1");
     htmx
@@ -91,9 +101,22 @@
 
   // A refused change (400 wrong NDC, 409 someone else was first) still shows its row, with
   // the message; a 403 (not the member's step) says so above the queue.
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    if (rowOf(event.detail.elt)) rowChanges += 1;
+  });
+
   document.body.addEventListener("htmx:beforeSwap", (event) => {
     const status = event.detail.xhr.status;
     const target = event.detail.target;
+    if (target && target.id === "queue-body" && refreshAfter !== null) {
+      const stale = rowChanges !== refreshAfter;
+      refreshAfter = null;
+      if (stale) {
+        event.detail.shouldSwap = false;
+        pending = true;
+        return;
+      }
+    }
     if ((status === 400 || status === 409) && target && target.matches("tr.queue-item")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
