@@ -29,17 +29,15 @@ def upc_of(ndc11: str) -> str:
     return body + str(gs1_check_digit(body))
 
 
-def test_start_reject_79_resubmit_scan_verify_pick_up(
-    page, browser, live_server, maple, log_in, screenshot
-):
+def a_fill_billed_too_soon(maple):
+    """A synced patient's fill for tomorrow's anchor, filled three days ago for 30 days:
+    billing it now is a refill too soon (79) on a plan that accepts sync codes."""
     pharmacy = maple.pharmacies[0]
     today = local_today(pharmacy.time_zone)
     synced = make_patient(pharmacy, due_dates=[today + dt.timedelta(days=1)])
     enroll(pharmacy, synced, anchor=today + dt.timedelta(days=1))
     rx = synced.prescriptions[0]
     with tenant_scope(maple.organization):
-        # Filled three days ago for 30 days: billing it now is a refill too soon (79) on a
-        # plan that accepts sync codes.
         FillFactory(
             prescription=rx,
             fill_date=today - dt.timedelta(days=3),
@@ -47,6 +45,13 @@ def test_start_reject_79_resubmit_scan_verify_pick_up(
             quantity=Decimal(30),
         )
         PriceListEntryFactory(pharmacy=pharmacy, ndc=rx.drug.ndc)
+    return rx
+
+
+def test_start_reject_79_resubmit_scan_verify_pick_up(
+    page, browser, live_server, maple, log_in, screenshot
+):
+    rx = a_fill_billed_too_soon(maple)
     assert rx.drug.ndc[5] == "0"  # the factory's NDCs have a 5-3-2 label form
 
     log_in(page, maple.technician)
@@ -142,3 +147,64 @@ def test_flag_from_the_keyboard_and_a_stale_row_is_told_who_won(page, maple, log
     expect(row.get_by_test_id("item-state")).to_have_text("To fill")
     unexpected = [e for e in page.console_errors if "409" not in e]
     assert unexpected == [], unexpected
+
+
+def test_a_control_swapped_into_a_row_works_at_once(page, maple, log_in):
+    """The resubmit button that a reject swaps in is clicked in the same moment it arrives (as
+    a key pressed or a barcode scanned right then would be): it must already post. With
+    htmx's default 20 ms settle delay it was not bound yet and did nothing (a flaky CI run)."""
+    a_fill_billed_too_soon(maple)
+    log_in(page, maple.technician)
+    page.evaluate("document.getElementById('queue-poll').remove()")  # no refresh to rescue it
+    page.evaluate(
+        """() => document.body.addEventListener("htmx:afterSwap", () => {
+            const resubmit = document.querySelector('[hx-post$="/resubmit_scc/"]');
+            if (resubmit) queueMicrotask(() => resubmit.click());
+        })"""
+    )
+    row = page.get_by_test_id("queue-item")
+    row.get_by_role("button", name=re.compile("Start")).click()
+    expect(row.get_by_test_id("claim-status")).to_contain_text("Paid (SCC 47)")
+    with tenant_scope(maple.organization):
+        assert CycleItem.objects.get().state == "billed"
+    assert page.console_errors == [], page.console_errors
+
+
+def test_a_refresh_asked_before_a_row_changed_never_shows_the_older_queue(page, maple, log_in):
+    """Two refreshes are on their way (held here) when the technician flags a fill; their
+    answers, computed before the flag, arrive after it: both are dropped and the queue is
+    asked again, so the row keeps showing the flag."""
+    pharmacy = maple.pharmacies[0]
+    today = local_today(pharmacy.time_zone)
+    with tenant_scope(maple.organization):
+        build_fill_queue(pharmacy, items=1, today=today, per_patient=1)
+    log_in(page, maple.technician)
+    row = page.get_by_test_id("queue-item")
+    expect(row.get_by_test_id("item-state")).to_have_text("To fill")
+    page.evaluate("document.getElementById('queue-poll').remove()")
+    held = []
+
+    def hold_the_first_two(route):
+        if len(held) < 2:
+            held.append((route, route.fetch()))  # the queue as it is now, before the flag
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/fill-queue/\?.*poll=1"), hold_the_first_two)
+    page.evaluate("document.body.dispatchEvent(new Event('queue-changed'))")
+    page.evaluate("document.body.dispatchEvent(new Event('queue-changed'))")
+    for _ in range(100):  # until both are held (each a round trip to the server)
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(50)
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.locator("#flag-reason").select_option("out_of_stock")
+    page.keyboard.press("Enter")
+    expect(row.get_by_test_id("item-state")).to_have_text("Flagged")
+    assert len(held) == 2
+    for route, answer in held:
+        route.fulfill(response=answer)  # both show the fill "To fill"
+    expect(page.locator("#queue-notice")).to_contain_text("updated with a colleague's changes")
+    expect(row.get_by_test_id("item-state")).to_have_text("Flagged")
+    assert page.console_errors == [], page.console_errors

@@ -29,29 +29,46 @@
     return Array.from(document.querySelectorAll(".ndc-input")).some((input) => input.value);
   }
 
-  // A row's own change and a whole-queue refresh must not cross: a refresh waits for the
-  // row's answer, and a refresh answer older than a row change is dropped (and asked again).
+  // A row's own change and a whole-queue refresh must not cross: a refresh is not started
+  // while a row waits for its answer, and a refresh's answer is dropped (and asked again) when
+  // a row changed since it was asked, when a row is waiting now, or when a newer one was asked.
+  // Swapping an older body over a row's answer would show a state that is no longer true.
   let rowChanges = 0;
-  let refreshAfter = null;
+  let refreshes = 0;
+  const rowBusy = () =>
+    Boolean(document.querySelector("tr.queue-item.htmx-request, tr.queue-item .htmx-request"));
 
   function refresh() {
-    if (document.querySelector("tr.queue-item.htmx-request, tr.queue-item .htmx-request")) {
+    if (rowBusy()) {
       pending = true;
       return;
     }
     pending = false;
-    refreshAfter = rowChanges;
+    const asked = ++refreshes;
+    const changesWhenAsked = rowChanges;
     const query = new URLSearchParams(window.location.search);
     query.set("poll", "1");
-    htmx
-      .ajax("GET", window.location.pathname + "?" + query.toString(), {
-        target: "#queue-body",
-        swap: "outerHTML",
-      })
-      .then(() => {
+    fetch(window.location.pathname + "?" + query.toString(), {
+      headers: { "HX-Request": "true", "HX-Target": "queue-body" },
+      credentials: "same-origin",
+    })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        if (asked !== refreshes) return; // a newer refresh is on its way
+        if (rowChanges !== changesWhenAsked || rowBusy()) {
+          pending = true;
+          if (!rowBusy()) refresh();
+          return;
+        }
+        const body = document.getElementById("queue-body");
+        if (!body) return;
+        htmx.swap(body, html, { swapStyle: "outerHTML" });
         notice("The queue was updated with a colleague's changes.");
         const row = currentId && document.getElementById(currentId);
         if (row && !isField(document.activeElement)) focusRow(row);
+      })
+      .catch(() => {
+        pending = true; // the next poll tries again
       });
   }
 
@@ -108,15 +125,6 @@
   document.body.addEventListener("htmx:beforeSwap", (event) => {
     const status = event.detail.xhr.status;
     const target = event.detail.target;
-    if (target && target.id === "queue-body" && refreshAfter !== null) {
-      const stale = rowChanges !== refreshAfter;
-      refreshAfter = null;
-      if (stale) {
-        event.detail.shouldSwap = false;
-        pending = true;
-        return;
-      }
-    }
     if ((status === 400 || status === 409) && target && target.matches("tr.queue-item")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
@@ -159,6 +167,7 @@
       const shown = JSON.parse(flagging.row.getAttribute("hx-vals") || "{}");
       const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
       htmx.ajax("POST", flagging.url, {
+        source: flagging.row, // the row's change: a refresh waits for it
         target: flagging.row,
         swap: "outerHTML",
         headers: headers,
