@@ -109,6 +109,51 @@ def _filtered(items: QuerySet[CycleItem], filters: QueueFilters) -> QuerySet[Cyc
     return items
 
 
+# The columns a queue row and its group head show (a page builds some 350 objects: loading
+# the patients' and coverages' other columns was a third of its time).
+_ROW_FIELDS = (
+    *[
+        "public_id",
+        "organization_id",
+        "cycle_id",
+        "prescription_id",
+        "fill_date",
+        "kind",
+        "quantity",
+        "days_supply",
+        "scc_codes",
+        "patient_pay",
+        "warnings",
+        "state",
+        "flag_reason",
+        "flag_note",
+        "state_changed_by_id",
+        "version",
+        "ndc_scanned",
+    ],
+    "cycle__public_id",
+    "cycle__organization_id",
+    "cycle__pharmacy_id",
+    "cycle__patient_id",
+    "cycle__anchor_date",
+    "cycle__status",
+    "cycle__patient__public_id",
+    "cycle__patient__organization_id",
+    "cycle__patient__first_name",
+    "cycle__patient__last_name",
+    "prescription__organization_id",
+    "prescription__rx_number",
+    "prescription__drug_id",
+    "prescription__coverage_id",
+    "prescription__drug__name",
+    "prescription__drug__strength",
+    "prescription__drug__ndc",
+    *(f"prescription__coverage__{f}" for f in ("bin", "pcn", "group", "plan_type", "rules_state")),
+    "state_changed_by__full_name",
+    "state_changed_by__email",
+)
+
+
 def fill_queue_page(
     *,
     membership: Membership | None = None,
@@ -140,11 +185,11 @@ def fill_queue_page(
         items.filter(cycle_id__in=list(groups_page.object_list))
         .select_related(
             "cycle__patient",
-            "cycle__pharmacy",
             "prescription__drug",
             "prescription__coverage",
             "state_changed_by",
         )
+        .only(*_ROW_FIELDS)
         .order_by("fill_date", "id")
     )
     groups: dict[int, QueueGroup] = {key: None for key in groups_page.object_list}

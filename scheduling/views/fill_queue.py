@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from medsync.decorators import require_permission
@@ -30,6 +31,7 @@ from scheduling.views.common import (
     today_for,
     viewed_many,
 )
+from scheduling.views.queue_rows import render_queue_row
 
 
 @require_permission(Perm.VIEW_FILL_QUEUE)
@@ -63,6 +65,9 @@ def fill_queue(request):
         [group.patient for group in queue.groups.object_list] + [s.patient for s in satellites],
         "fill_queue",
     )
+    row = _row_renderer(request)
+    for group in queue.groups.object_list:
+        group.rows_html = mark_safe("".join(row(item) for item in group.items))  # noqa: S308
     context = {
         "queue": queue,
         "groups": queue.groups.object_list,
@@ -71,12 +76,24 @@ def fill_queue(request):
         "flag_reasons": FlagReason.choices,
         "section_labels": selectors.SECTION_LABELS,
         "version": queue.version,
-        "base": item_url_base(),
         "filter_query": _filter_query(request),
     }
     if request.htmx and request.htmx.target == "queue-body":
         return render(request, "scheduling/_fill_queue_body.html", context)
     return render(request, "scheduling/fill_queue.html", context)
+
+
+def _row_renderer(request):
+    """render_queue_row for this member (their permissions, the action URLs' prefix)."""
+    base = item_url_base()
+    process, verify = can(request, Perm.PROCESS_FILLS), can(request, Perm.VERIFY_FILLS)
+
+    def row(item, error: str = ""):
+        return render_queue_row(
+            item, base=base, can_process=process, can_verify=verify, error=error
+        )
+
+    return row
 
 
 def item_url_base() -> str:
@@ -165,12 +182,7 @@ def item_action(request, item_id, action):
         error, status = exc.message, exc.http_status
     item = selectors.queue_item(item_id, membership=request.membership)
     if request.htmx:
-        return render(
-            request,
-            "scheduling/_fill_queue_item.html",
-            {"item": item, "error": error, "base": item_url_base(), "just_done": action},
-            status=status,
-        )
+        return HttpResponse(_row_renderer(request)(item, error), status=status)
     if error:
         messages.error(request, error)
     return redirect("fill-queue")
