@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from billing.claim_models import Claim
-from medsync.models import AuditEvent
+from medsync.models import AuditEvent, Membership
 from medsync.tenancy import tenant_scope
 from scheduling import sweeps
 from scheduling.models import CycleItem, FlagReason, ItemState
@@ -161,3 +161,41 @@ def test_birch_cannot_start_or_resubmit_maples_fill(client, login, maple, birch,
         assert post(client, item, action, version=1).status_code == 404
     with tenant_scope(maple.organization):
         assert not Claim.objects.filter(cycle_item_id=item.pk).exists()
+
+
+def test_a_row_reads_the_same_on_the_page_as_after_its_own_change(client, login, maple, frozen):
+    """The page builds its rows from values (scheduling.selectors.QueueRow); a row's own change
+    answers with the model (queue_item). Both render the same markup in every state shown
+    here: paid with SCC, rejected 79 with its fix, flagged with a note, scanned, a renewal
+    warning, and untouched."""
+    from scheduling import selectors
+    from scheduling.views.queue_rows import render_queue_row
+
+    rejected = one_fill(maple, recent_fill=True)
+    paid = one_fill(maple)
+    flagged = one_fill(maple)
+    plain = one_fill(maple)
+    login(maple.technician)
+    assert post(client, rejected, "bill", version=1).status_code == 200
+    assert post(client, paid, "bill", version=1).status_code == 200
+    assert post(client, paid, "fill", version=2, ndc=paid.prescription.drug.ndc).status_code == 200
+    post(client, flagged, "flag", version=1, flag_reason="out_of_stock", note="Back <Friday>")
+    with tenant_scope(maple.organization):
+        CycleItem.objects.filter(pk=plain.pk).update(
+            warnings=[{"code": "renewal_needed", "message": "Ask Dr. O'Neil & co."}]
+        )
+        membership = Membership.objects.get(user=maple.technician)
+        page = selectors.fill_queue_page(membership=membership, today=dt.date(2026, 3, 2))
+        shown = {row.public_id: row for row in page.items}
+        assert len(shown) == 4
+        for can in [(True, False), (True, True), (False, True)]:
+            for public_id, row in shown.items():
+                model = selectors.queue_item(public_id, membership=membership)
+                kwargs = dict(base="/q/", can_process=can[0], can_verify=can[1])
+                assert render_queue_row(row, **kwargs) == render_queue_row(model, **kwargs)
+        html = "".join(
+            render_queue_row(r, base="/q/", can_process=True, can_verify=True)
+            for r in shown.values()
+        )
+    assert "Reject 79" in html and "Paid" in html and "NDC" in html
+    assert "Back &lt;Friday&gt;" in html and "O&#x27;Neil &amp; co." in html
