@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from medsync.models import Pharmacy, User
@@ -214,7 +215,9 @@ def _close_cycles_not_yet_filling(
     if not ids:
         return 0
     drop = ITEM_TRANSITIONS["withdraw"]
-    CycleItem.objects.filter(cycle_id__in=ids, state__in=drop.sources).update(state=drop.target)
+    CycleItem.objects.filter(cycle_id__in=ids, state__in=drop.sources).update(
+        state=drop.target, version=F("version") + 1
+    )
     SyncCycle.objects.filter(pk__in=ids).update(
         status=withdraw.target,
         close_reason=reason,

@@ -260,7 +260,9 @@ def _retire_lapsed(pharmacy: Pharmacy, today: dt.date, now: dt.datetime) -> int:
         return 0
     ids = [row["pk"] for row in candidates]
     drop = ITEM_TRANSITIONS["drop"]
-    CycleItem.objects.filter(cycle_id__in=ids, state__in=drop.sources).update(state=drop.target)
+    CycleItem.objects.filter(cycle_id__in=ids, state__in=drop.sources).update(
+        state=drop.target, version=F("version") + 1
+    )
     on_shelf = set(
         CycleItem.objects.filter(cycle_id__in=ids, state__in=ITEM_ON_SHELF).values_list(
             "cycle_id", flat=True

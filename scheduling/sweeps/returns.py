@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.selectors import paid_claims_for_items, plan_rules_for_many
@@ -68,7 +69,10 @@ def items_return_to_stock(*, now: dt.datetime | None = None) -> SweepResult:
         for item_id, claim, days in due:
             with transaction.atomic():
                 moved = CycleItem.objects.filter(pk=item_id, state__in=move.sources).update(
-                    state=move.target, returned_at=now, state_changed_by=None
+                    state=move.target,
+                    returned_at=now,
+                    state_changed_by=None,
+                    version=F("version") + 1,
                 )
                 if not moved:
                     continue  # picked up or returned meanwhile

@@ -58,6 +58,8 @@ def test_the_sweep_reverses_exactly_the_fills_past_their_window_once_across_dst(
         paid_short = _bill(short, at(2026, 10, 31, 4, 30), maple.technician)
         paid_anchor = _bill(anchor, at(2026, 11, 3, 15), maple.technician)
     assert (paid_short.status, paid_anchor.status) == ("paid", "paid")
+    with tenant_scope(org):
+        billed_version = CycleItem.objects.get(pk=short.pk).version
 
     # 11:30 pm CST on 11/8: still inside the window (a CDT clock would say 11/9).
     assert run(org, sweeps.items_return_to_stock, at(2026, 11, 9, 5, 30)).items == 0
@@ -68,6 +70,8 @@ def test_the_sweep_reverses_exactly_the_fills_past_their_window_once_across_dst(
         short.refresh_from_db()
         anchor.refresh_from_db()
         assert short.state == "returned" and anchor.state != "returned"
+        # Once, and seen: open fill queues refresh on a version change.
+        assert short.version == billed_version + 1
         reversals = Claim.objects.filter(transaction="B2")
         assert [(r.cycle_item_id, r.status) for r in reversals] == [(short.pk, "accepted")]
         assert Claim.objects.get(pk=paid_short.pk).status == "reversed"
