@@ -19,7 +19,7 @@ from medsync.roles import Perm
 from medsync.services import AuditEntry, audit_record_many
 from patients.services import PATIENT_VIEWED
 from reports import dashboard_today, operations, opportunities
-from reports.program import money_report, program_report
+from reports.program import money_report, program_report, services_delivered
 from reports.scope import MAX_RANGE_DAYS, ReportScope, ScopeError, month_of, report_scope
 
 PHARMACY = OpenApiParameter(
@@ -214,6 +214,7 @@ class ProgramView(ReportAPIView):
                 "disenrollment_reasons": serializers.ListField(child=serializers.DictField()),
                 "on_time_pickups": serializers.DictField(),
                 "disenrollment_risk": serializers.ListField(child=serializers.DictField()),
+                "clinical_services": serializers.ListField(child=serializers.DictField()),
             },
         ),
     )
@@ -240,6 +241,8 @@ class ProgramView(ReportAPIView):
                     }
                     for r in report.risk
                 ],
+                # The page's "Clinical services delivered" line: per kind, in the range.
+                "clinical_services": services_delivered(scope, start, end),
             }
         )
 

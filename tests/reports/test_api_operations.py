@@ -4,6 +4,7 @@ a member limited to one pharmacy gets only its figures; bad input is a 400 namin
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from decimal import Decimal
@@ -11,6 +12,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from billing.service_claim_services import clinical_service_document
+from medsync.tenancy import tenant_scope
 from tests.reports.scenario import NOW, build_program, limited_pharmacist
 from tests.reports.test_today import numbers
 
@@ -59,11 +62,26 @@ def test_workload_and_forecast_equal_their_pages(client, maple, program, login, 
 def test_program_and_money_equal_their_pages(client, maple, program, login, api_client_for):
     api = api_client_for(maple.owner)
     login(maple.owner)
+    with tenant_scope(maple.organization):
+        for kind in ("cmr", "bp_check", "bp_check"):
+            clinical_service_document(
+                patient=program.main[0].patient,
+                pharmacy=maple.pharmacies[0],
+                kind=kind,
+                pharmacist=maple.pharmacist,
+                started_at=NOW - dt.timedelta(days=3),
+                ended_at=NOW - dt.timedelta(days=3, minutes=-20),
+                actor=maple.pharmacist,
+            )
     with time_machine.travel(NOW, tick=False):
         body = api.get("/api/v1/reports/program/?start=2026-01-01&end=2026-03-10").json()
         page = client.get("/reports/program/?start=2026-01-01&end=2026-03-10").content.decode()
+        services = client.get("/reports/program/services/?start=2026-01-01&end=2026-03-10")
         money = api.get("/api/v1/reports/money/").json()
         money_csv = client.get("/reports/money/?format=csv").content.decode()
+    shown = re.findall(r'data-kind="(\w+)">[^<]* (\d+)</span>', services.content.decode())
+    assert {k: int(n) for k, n in shown} == {"cmr": 1, "bp_check": 2}
+    assert {s["key"]: s["value"] for s in body["clinical_services"]} == {"cmr": 1, "bp_check": 2}
     for row in body["funnel"]:
         shown = re.search(
             rf'data-testid="funnel-{row["key"]}"><td>[^<]*</td><td class="count">(\d+)', page
