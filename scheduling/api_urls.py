@@ -6,7 +6,7 @@ explicit paths so the two routers never compete."""
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling import api, api_appointments
+from scheduling import api, api_appointments, api_settings
 
 router = SimpleRouter(trailing_slash=True)
 router.register("enrollments", api.EnrollmentViewSet, basename="sync-enrollment")
@@ -21,5 +21,10 @@ urlpatterns: list = [
         name="api-patient-anchor-options",
     ),
     path("patients/<uuid:id>/sync-plan/", api.SyncPlanView.as_view(), name="api-patient-sync-plan"),
+    path(
+        "pharmacies/<uuid:id>/sync-settings/",
+        api_settings.PharmacySyncSettingsView.as_view(),
+        name="api-pharmacy-sync-settings",
+    ),
     *router.urls,
 ]
