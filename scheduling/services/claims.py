@@ -32,6 +32,7 @@ from patients.models import Fill
 from scheduling.claim_fixes import cut_to_plan_limit
 from scheduling.exceptions import SchedulingError
 from scheduling.models import CycleItem, FlagReason
+from scheduling.services.events_out import claim_rejected_emit
 from scheduling.services.fill_queue import check_version, refresh_cycle_readiness
 from scheduling.states import ITEM_TRANSITIONS
 
@@ -197,6 +198,8 @@ def cycle_item_bill(
     for name, value in fields.items():
         setattr(item, name, value)
     item.save(update_fields=list(fields))
+    if not paid:
+        claim_rejected_emit(item, claim)
     audit_record(
         action="scheduling.cycle_item.billed" if paid else "scheduling.cycle_item.claim_rejected",
         actor=actor,

@@ -38,3 +38,20 @@ def enrollment_event_emit(enrollment: SyncEnrollment, change: str) -> None:
             "status": enrollment.status,
         },
     )
+
+
+def claim_rejected_emit(item, claim) -> None:
+    """A fill's claim came back rejected: the pharmacy system may want to work it too."""
+    webhooks.emit(
+        current_organization(),
+        WebhookEvent.CLAIM_REJECTED,
+        lambda: {
+            "claim": str(claim.public_id),
+            "cycle_item": str(item.public_id),
+            "cycle": str(item.cycle.public_id),
+            "patient": str(claim.patient.public_id),
+            "pharmacy": str(claim.pharmacy.public_id),
+            "transaction": claim.transaction,
+            "reject_codes": list(claim.reject_codes),
+        },
+    )

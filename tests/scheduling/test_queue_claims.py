@@ -199,3 +199,26 @@ def test_a_row_reads_the_same_on_the_page_as_after_its_own_change(client, login,
         )
     assert "Reject 79" in html and "Paid" in html and "NDC" in html
     assert "Back &lt;Friday&gt;" in html and "O&#x27;Neil &amp; co." in html
+
+
+def test_a_rejected_claim_is_queued_for_the_pharmacy_systems_webhook(maple, frozen):
+    from django_scopes import scopes_disabled
+
+    from medsync.models import WebhookDelivery
+    from scheduling import services
+    from tests.factories import WebhookSubscriptionFactory
+
+    WebhookSubscriptionFactory(
+        organization=maple.organization, url="https://hooks.example/h", events=["claim.rejected"]
+    )
+    rejected, paid = one_fill(maple, recent_fill=True), one_fill(maple)
+    with tenant_scope(maple.organization):
+        for item in (rejected, paid):
+            services.cycle_item_bill(item=item, actor=maple.technician, expected_version=1)
+        claim = Claim.objects.get(cycle_item_id=rejected.pk)
+    with scopes_disabled():
+        [delivery] = WebhookDelivery.objects.all()  # the paid one sent nothing
+    assert delivery.event == "claim.rejected"
+    assert delivery.payload["claim"] == str(claim.public_id)
+    assert delivery.payload["cycle_item"] == str(rejected.public_id)
+    assert delivery.payload["reject_codes"] == ["79"]
