@@ -49,6 +49,19 @@ ENDPOINTS = [
     "/api/v1/conversations/?page_size=25",
     "/api/v1/message-templates/",
     "/api/v1/imports/",
+    # This round's lists: claims, clinical care, service billing.
+    "/api/v1/claims/?page_size=25",
+    "/api/v1/appointments/?page_size=25",
+    "/api/v1/service-offers/?page_size=25",
+    "/api/v1/services/?page_size=25",
+    "/api/v1/service-claim-lines/?page_size=25",
+    "/api/v1/service-claim-exports/?page_size=25",
+    "/api/v1/conditions/?page_size=25",
+    "/api/v1/allergies/?page_size=25",
+    "/api/v1/immunizations/?page_size=25",
+    "/api/v1/inpatient-stays/?page_size=25",
+    "/api/v1/assessment-templates/",
+    "/api/v1/assessment-responses/?page_size=25",
 ]
 
 
