@@ -190,7 +190,7 @@ def test_pages_cost_a_fixed_number_of_queries(
         "/reports/pqa/initial_sync/?group=numerator",
     )
     for url in urls:
-        with django_assert_max_num_queries(15):
+        with django_assert_max_num_queries(14):  # "under 15"
             assert client.get(url).status_code == 200, url
     # more patients, same number of queries
     main = maple.pharmacies[0]
@@ -200,7 +200,7 @@ def test_pages_cost_a_fixed_number_of_queries(
     with tenant_scope(maple.organization):
         outcomes_refresh(as_of=AS_OF)
     for url in urls:
-        with django_assert_max_num_queries(15):
+        with django_assert_max_num_queries(14):  # "under 15"
             assert client.get(url).status_code == 200, url
 
 
