@@ -6,9 +6,10 @@ for a member, only over the pharmacies they may see.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from billing.claim_models import Claim, ClaimStatus, ClaimStatusChange, ClaimTransaction
 from medsync.models import Membership, Organization
@@ -53,8 +54,12 @@ def claim_list(
     reject_code: str = "",
     patient_public_id=None,
     transaction: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    plan: str = "",
 ) -> QuerySet[Claim]:
-    """Claims newest first, filtered; joins what a list row shows (a fixed query count)."""
+    """Claims newest first, filtered; joins what a list row shows (a fixed query count).
+    `plan` matches the payer's name (part of it, any case) or the BIN exactly."""
     claims = Claim.objects.select_related("patient", "prescription__drug", "pharmacy")
     claims = limit_to_visible_pharmacies(claims, membership)
     if status:
@@ -65,6 +70,12 @@ def claim_list(
         claims = claims.filter(patient__public_id=patient_public_id)
     if transaction:
         claims = claims.filter(transaction=transaction)
+    if date_from:
+        claims = claims.filter(date_of_service__gte=date_from)
+    if date_to:
+        claims = claims.filter(date_of_service__lte=date_to)
+    if plan:
+        claims = claims.filter(Q(payer_name__icontains=plan) | Q(bin=plan))
     return claims.order_by("-submitted_at", "-id")
 
 

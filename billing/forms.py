@@ -44,3 +44,31 @@ class ClaimCorrectionForm(forms.Form):
 
 class ClaimReverseForm(forms.Form):
     reason = forms.CharField(max_length=200)
+
+
+class ClaimFilterForm(forms.Form):
+    """The claims list's filters (query string). A bad value is a 400 naming it, never a
+    silently wider list."""
+
+    status = forms.ChoiceField(required=False, choices=())
+    reject_code = forms.ChoiceField(required=False, choices=())
+    date_from = forms.DateField(required=False, label="Date of service from")
+    date_to = forms.DateField(required=False, label="to")
+    plan = forms.CharField(required=False, max_length=40, label="Plan (payer or BIN)")
+    patient = forms.UUIDField(required=False)
+
+    def __init__(self, *args, statuses, reject_codes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status"), *statuses]
+        self.fields["reject_code"].choices = [("", "Any reject code"), *reject_codes]
+
+    def clean_reject_code(self):
+        return (self.cleaned_data.get("reject_code") or "").upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end is before the start.")
+        cleaned["plan"] = (cleaned.get("plan") or "").strip()
+        return cleaned

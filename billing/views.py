@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billing import selectors, services
 from billing.claim_models import Claim, ClaimStatus
-from billing.forms import ClaimCorrectionForm, ClaimReverseForm
+from billing.forms import ClaimCorrectionForm, ClaimFilterForm, ClaimReverseForm
 from billing.rejects import REJECT_CODES
 from medsync.decorators import require_permission
 from medsync.roles import Perm
@@ -23,28 +23,40 @@ PAGE_SIZE = 25
 
 @require_permission(Perm.VIEW_FILL_QUEUE)
 def claim_list(request):
-    """Claims newest first; filter by status and reject code."""
-    status = request.GET.get("status", "")
-    if status not in ClaimStatus.values:
-        status = ""
-    reject_code = request.GET.get("reject_code", "").strip().upper()
-    if reject_code not in REJECT_CODES:
-        reject_code = ""
+    """Claims newest first; filter by status, reject code, date of service, plan and patient."""
+    data = request.GET.copy()
+    data["reject_code"] = data.get("reject_code", "").strip().upper()
+    form = ClaimFilterForm(
+        data,
+        statuses=ClaimStatus.choices,
+        reject_codes=[(code, f"{code} {info[0]}") for code, info in sorted(REJECT_CODES.items())],
+    )
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return HttpResponseBadRequest(f"{field}: {errors[0]}", content_type="text/plain")
+    filters = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
     claims = selectors.claim_list(
-        membership=request.membership, status=status, reject_code=reject_code
+        membership=request.membership,
+        status=filters.get("status", ""),
+        reject_code=filters.get("reject_code", ""),
+        patient_public_id=filters.get("patient"),
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+        plan=filters.get("plan", ""),
     )
     page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
     audit_record(
         action="billing.claim.listed",
         actor=request.user,
-        metadata={"count": page.paginator.count, "status": status, "reject_code": reject_code},
+        metadata={"count": page.paginator.count, **{k: str(v) for k, v in filters.items()}},
     )
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "page": page,
-        "status": status,
-        "reject_code": reject_code,
-        "statuses": ClaimStatus.choices,
-        "reject_codes": sorted(REJECT_CODES.items()),
+        "form": form,
+        "filtered": bool(filters),
+        "filter_query": query.urlencode(),
     }
     return render(request, "billing/claim_list.html", context)
 

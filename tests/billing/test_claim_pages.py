@@ -62,6 +62,28 @@ def test_the_list_shows_rejects_with_a_fixed_query_count(
         assert AuditEvent.objects.filter(action="billing.claim.listed").exists()
 
 
+def test_the_list_filters_by_date_plan_and_patient_and_refuses_a_bad_filter(maple, login):
+    claims = _claims(maple, maple.pharmacies[0], count=3)
+    with tenant_scope(maple.organization):
+        Claim.objects.filter(pk=claims[0].pk).update(date_of_service=dt.date(2026, 9, 1))
+        Claim.objects.filter(pk=claims[1].pk).update(payer_name="Zephyr Part D", bin="610999")
+        first_patient = claims[2].patient.public_id
+    client = login(maple.pharmacist)
+
+    def rows(query):
+        page = client.get(f"/claims/?{query}")
+        assert page.status_code == 200, page.content
+        return page.content.decode().count('href="/claims/') - 1  # the "Clear" link aside
+
+    assert rows("date_from=2026-08-01&date_to=2026-09-30") == 1
+    assert rows("plan=zephyr") == 1 and rows("plan=610999") == 1
+    assert rows(f"patient={first_patient}") == 1
+    assert rows("plan=nobody") == 0
+    for bad in ("date_from=2026-13-01", "date_from=2026-10-02&date_to=2026-10-01", "status=lost"):
+        response = client.get(f"/claims/?{bad}")
+        assert response.status_code == 400 and b": " in response.content, bad
+
+
 def test_a_reject_is_worked_in_one_action_from_its_page(maple, login):
     claim = _claims(maple, maple.pharmacies[0], count=1)[0]
     client = login(maple.technician)
