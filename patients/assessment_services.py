@@ -285,3 +285,16 @@ def immunization_schedule_save(*, document: dict, actor: User | None) -> Immuniz
         action="patients.immunization_schedule.saved", actor=_actor(actor), target=schedule
     )
     return schedule
+
+
+@transaction.atomic
+def immunization_schedule_reset(*, actor: User | None) -> bool:
+    """Drop the pharmacy's own schedule: the shipped one applies again. False: none was saved."""
+    schedule = ImmunizationSchedule.objects.select_for_update().first()
+    if schedule is None:
+        return False
+    audit_record(
+        action="patients.immunization_schedule.reset", actor=_actor(actor), target=schedule
+    )
+    schedule.delete()
+    return True

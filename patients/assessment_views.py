@@ -5,22 +5,30 @@ new version; responses keep theirs."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from medsync.decorators import require_permission
-from medsync.roles import Perm
+from medsync.roles import Perm, role_allows
 from patients.assessment_services import (
     assessment_library_install,
     assessment_template_copy,
     assessment_template_save,
+    immunization_schedule_reset,
+    immunization_schedule_save,
 )
 from patients.assessments.definition import KINDS, OPS
-from patients.clinical_selectors import assessment_templates
+from patients.clinical_selectors import (
+    assessment_templates,
+    has_own_immunization_schedule,
+    schedule_document,
+)
 
 PAGE_SIZE = 25
 BLANK_QUESTIONS = 2
@@ -247,3 +255,55 @@ def assessment_builder(request, template_id=None):
         },
         status=status,
     )
+
+
+@require_permission(Perm.VIEW_PATIENTS)
+def immunization_schedule(request):
+    """The adult schedule the vaccine screening and offers use: each vaccine's rule in words,
+    and the document itself to edit (checked before it is saved) or reset to the shipped one."""
+    document = schedule_document()
+    text = json.dumps(document, indent=2)
+    if request.method == "POST":
+        if not role_allows(request.membership.role, Perm.EDIT_PATIENTS):
+            raise PermissionDenied
+        if request.POST.get("action") == "reset":
+            if immunization_schedule_reset(actor=request.user):
+                messages.success(request, "The shipped schedule applies again.")
+            return redirect("immunization-schedule")
+        text = request.POST.get("document", "")
+        try:
+            immunization_schedule_save(document=json.loads(text), actor=request.user)
+        except json.JSONDecodeError as exc:
+            messages.error(request, f"Not valid JSON: {exc.msg} (line {exc.lineno}).")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Schedule saved: screening and offers use it now.")
+            return redirect("immunization-schedule")
+    context = {
+        "document": document,
+        "text": text,
+        "own": has_own_immunization_schedule(),
+        "vaccines": [(v, _rule_in_words(v)) for v in document.get("vaccines", [])],
+    }
+    return render(request, "patients/immunization_schedule.html", context)
+
+
+def _rule_in_words(vaccine: dict) -> str:
+    age = f"from age {vaccine.get('min_age')}" if vaccine.get("min_age") else "adults"
+    risk = (
+        f" (from {vaccine['risk_min_age']} with a risk condition)"
+        if vaccine.get("risk_min_age")
+        else ""
+    )
+    rule = vaccine.get("rule")
+    if rule == "season":
+        return f"Each season, {age}{risk}"
+    if rule == "every":
+        return f"Every {vaccine.get('years')} years, {age}{risk}"
+    if rule == "series":
+        doses, gap = vaccine.get("doses"), vaccine.get("interval_days")
+        return f"{doses} doses {gap} days apart, {age}{risk}"
+    if rule == "once":
+        return f"Once, {age}{risk}"
+    return f"{rule}, {age}{risk}"

@@ -55,6 +55,10 @@ def schedule_document() -> dict:
     return own.document if own is not None else shipped_schedule_document()
 
 
+def has_own_immunization_schedule() -> bool:
+    return ImmunizationSchedule.objects.exists()
+
+
 def immunization_schedule() -> Schedule:
     return parse_schedule(schedule_document())
 

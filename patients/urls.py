@@ -42,6 +42,11 @@ urlpatterns = [
     ),
     path("sign/<str:token>/", agreement_views.agreement_public, name="agreement-public"),
     path("assessments/", assessment_views.assessment_list, name="assessment-list"),
+    path(
+        "assessments/immunization-schedule/",
+        assessment_views.immunization_schedule,
+        name="immunization-schedule",
+    ),
     path("assessments/new/", assessment_views.assessment_builder, name="assessment-new"),
     path(
         "assessments/<uuid:template_id>/",

@@ -170,6 +170,8 @@ OTHER_ROUTES = {
     "tests/patients/test_clinical_pages.py (a limited pharmacist gets 404 for Elm Ave)",
     "pharmacy-settings": "a pharmacy's settings (owners only, limited by pharmacies_visible_to)",
     "pharmacy-test-text": "a pharmacy's test text (owners only, limited by pharmacies_visible_to)",
+    "api-pharmacy-sync-settings": "a pharmacy's sync timing (owners only, limited by "
+    "pharmacies_visible_to; tests/scheduling/test_api_sync_settings.py: another org's is a 404)",
     "webhook-disable": "a webhook subscription (owners only; organization-wide)",
     "webhook-inbound": "an inbound endpoint: a signed server-to-server push, no session",
     "sync-renewal-pdf": "a prescriber of a cycle: the cycle is found as sync-renewals finds it",
