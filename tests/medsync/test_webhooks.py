@@ -203,50 +203,55 @@ def _push(client, endpoint, message, *, secret=None, timestamp=None):
     )
 
 
-def test_a_signed_fill_push_is_saved_and_a_replay_refused(client, maple):
-    endpoint = InboundEndpointFactory(organization=maple.organization)
+def _an_rx(maple):
     with tenant_scope(maple.organization):
-        rx = PrescriptionFactory(
+        return PrescriptionFactory(
             patient=PatientFactory(organization=maple.organization),
             pharmacy=maple.pharmacies[0],
         )
-    message = {
-        "type": "fill.created",
-        "data": {
-            "prescription": str(rx.public_id),
-            "fill_date": str(rx.written_date + dt.timedelta(days=1)),
-            "quantity": "30",
-            "days_supply": 30,
-            "fill_number": 1,
-        },
+
+
+def _fill_data(rx, **changes):
+    return {
+        "rx_number": rx.rx_number,
+        "pharmacy_ncpdp": rx.pharmacy.ncpdp_id,
+        "fill_date": str(rx.written_date + dt.timedelta(days=1)),
+        "quantity": "30",
+        "days_supply": 30,
+        "fill_number": 1,
+        "scc_codes": [47],
+        **changes,
     }
+
+
+def test_a_signed_fill_push_is_saved_and_a_replay_refused(client, maple):
+    endpoint = InboundEndpointFactory(organization=maple.organization)
+    rx = _an_rx(maple)
+    message = {"type": "fill.created", "data": _fill_data(rx)}
     timestamp = int(time.time())
     response = _push(client, endpoint, message, timestamp=timestamp)
     assert response.status_code == 201, response.json()
+    assert response.json()["change"] == "created"
     with scopes_disabled():
         fill = Fill.objects.get(public_id=response.json()["id"])
-        assert fill.prescription_id == rx.pk
+        assert (fill.prescription_id, fill.scc_codes, fill.quantity) == (rx.pk, [47], 30)
         assert AuditEvent.objects.filter(action="medsync.webhook.inbound_received").count() == 1
     again = _push(client, endpoint, message, timestamp=timestamp)
     assert again.status_code == 409
+    # The same fill pushed again (a new push, not a replay) changes nothing, as a re-import.
+    same = _push(client, endpoint, message, timestamp=timestamp - 5)
+    assert same.status_code == 201 and same.json() == {
+        "id": str(fill.public_id),
+        "change": "unchanged",
+    }
     with scopes_disabled():
         assert Fill.objects.filter(prescription=rx).count() == 1
 
 
 def test_forged_stale_and_invalid_pushes_are_refused_and_write_nothing(client, maple, birch):
     endpoint = InboundEndpointFactory(organization=maple.organization)
-    with tenant_scope(maple.organization):
-        rx = PrescriptionFactory(
-            patient=PatientFactory(organization=maple.organization),
-            pharmacy=maple.pharmacies[0],
-        )
-    data = {
-        "prescription": str(rx.public_id),
-        "fill_date": str(rx.written_date),
-        "quantity": "30",
-        "days_supply": 30,
-        "fill_number": 1,
-    }
+    rx = _an_rx(maple)
+    data = _fill_data(rx)
     message = {"type": "fill.created", "data": data}
     forged = _push(client, endpoint, message, secret="whsec_guessed")
     assert forged.status_code == 401 and forged.json()["error"]["code"] == "bad_signature"
@@ -256,14 +261,24 @@ def test_forged_stale_and_invalid_pushes_are_refused_and_write_nothing(client, m
         f"/webhooks/inbound/{endpoint.public_id}/", b"{}", content_type="application/json"
     )
     assert unsigned.status_code == 401
-    bad = _push(client, endpoint, {"type": "fill.created", "data": {**data, "quantity": "-1"}})
-    assert bad.status_code == 400 and "quantity" in bad.json()["error"]["fields"]
+    # The import's checks, with the import's reasons: a negative quantity, a value beyond the
+    # column's precision, a column the layout does not have, a required one left out.
+    for bad, says in (
+        ({**data, "quantity": "-1"}, "quantity"),
+        ({**data, "quantity": "99999999999"}, "quantity"),
+        ({**data, "colour": "blue"}, "colour"),
+        ({k: v for k, v in data.items() if k != "fill_date"}, "fill_date"),
+    ):
+        refused = _push(client, endpoint, {"type": "fill.created", "data": bad})
+        assert refused.status_code == 400, bad
+        error = refused.json()["error"]
+        assert says in json.dumps(error["fields"]), (says, error)
     unknown = _push(client, endpoint, {"type": "patient.deleted", "data": {}})
     assert unknown.status_code == 400
     # Birch's endpoint cannot reach Maple's prescription: not found in Birch's tenant.
     birch_endpoint = InboundEndpointFactory(organization=birch.organization)
     crossed = _push(client, birch_endpoint, message)
-    assert crossed.status_code == 400 and "prescription" in crossed.json()["error"]["fields"]
+    assert crossed.status_code == 400
     with scopes_disabled():
         assert not Fill.objects.filter(prescription=rx).exists()
     missing = client.post(
@@ -272,34 +287,50 @@ def test_forged_stale_and_invalid_pushes_are_refused_and_write_nothing(client, m
     assert missing.status_code == 404
 
 
-def test_a_prescription_push_uses_the_api_validation(client, maple):
+def test_a_prescription_push_is_checked_and_written_as_an_import_row(client, maple):
+    from patients.models import Prescription
     from tests.factories import SyncDrugFactory
 
     endpoint = InboundEndpointFactory(organization=maple.organization)
     with tenant_scope(maple.organization):
         patient = PatientFactory(organization=maple.organization)
         drug = SyncDrugFactory()
-    message = {
-        "type": "prescription.created",
-        "data": {
-            "rx_number": "RX-PUSH-1",
-            "pharmacy_id": str(maple.pharmacies[0].public_id),
-            "patient": str(patient.public_id),
-            "drug": drug.ndc,
-            "sig_text": "1 tab daily",
-            "daily_dose": "1",
-            "quantity_per_fill": "30",
-            "days_supply": 30,
-            "refills_authorized": 5,
-            "refills_remaining": 5,
-            "written_date": str(timezone.localdate()),
-            "expiration_date": str(timezone.localdate() + dt.timedelta(days=365)),
-        },
+    data = {
+        "rx_number": "RX-PUSH-1",
+        "pharmacy_ncpdp": maple.pharmacies[0].ncpdp_id,
+        "mrn": patient.mrn,
+        "ndc": drug.ndc,
+        "sig": "Take 1 tablet by mouth daily",
+        "daily_dose": "1",
+        "quantity": "30",
+        "days_supply": 30,
+        "refills_authorized": 5,
+        "refills_remaining": 5,
+        "written_date": str(timezone.localdate()),
     }
+    message = {"type": "prescription.created", "data": data}
     response = _push(client, endpoint, message)
     assert response.status_code == 201, response.json()
-    duplicate = _push(client, endpoint, message, timestamp=int(time.time()) - 5)  # not a replay
-    assert duplicate.status_code == 400 and "rx_number" in duplicate.json()["error"]["fields"]
+    with scopes_disabled():
+        rx = Prescription.objects.get(public_id=response.json()["id"])
+        assert (rx.patient_id, rx.drug_id, rx.refills_remaining) == (patient.pk, drug.pk, 5)
+    # A later push of the same rx number updates it, as a re-import of the file would.
+    changed = _push(
+        client,
+        endpoint,
+        {**message, "data": {**data, "refills_remaining": 4}},
+        timestamp=int(time.time()) - 5,
+    )
+    assert changed.status_code == 201 and changed.json()["change"] == "updated"
+    with scopes_disabled():
+        assert Prescription.objects.get(pk=rx.pk).refills_remaining == 4
+    stranger = _push(
+        client,
+        endpoint,
+        {**message, "data": {**data, "mrn": "NOBODY-1"}},
+        timestamp=int(time.time()) - 6,
+    )
+    assert stranger.status_code == 400 and "NOBODY-1" in json.dumps(stranger.json())
 
 
 # --- the page ---------------------------------------------------------------------------------
