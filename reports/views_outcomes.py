@@ -91,10 +91,33 @@ def trend_chart(trend) -> dict:
     }
 
 
+# The per-class table's orders (?sort=): the classes' own order (Star classes first), or a
+# figure, with classes that have no figure last.
+CLASS_SORTS = {
+    "class": None,
+    "since": lambda f: f.since.adherent_pct,
+    "-since": lambda f: f.since.adherent_pct,
+    "change": lambda f: f.change_points,
+    "-change": lambda f: f.change_points,
+}
+
+
+def _sorted_figures(figures: list, sort: str) -> list:
+    key = CLASS_SORTS.get(sort)
+    if key is None:
+        return figures
+    known = [f for f in figures if key(f) is not None]
+    unknown = [f for f in figures if key(f) is None]
+    return sorted(known, key=key, reverse=sort.startswith("-")) + unknown
+
+
 @require_permission(Perm.VIEW_REPORTS)
 def adherence(request):
     form, rows = _adherence_filters(request)
-    figures = adherence_figures(rows) if rows is not None else []
+    sort = request.GET.get("sort") or "class"
+    if sort not in CLASS_SORTS:
+        return HttpResponseBadRequest(f"sort: one of {', '.join(CLASS_SORTS)}.")
+    figures = _sorted_figures(adherence_figures(rows), sort) if rows is not None else []
     trend_class = request.GET.get("trend", "statin")
     trend_class = trend_class if trend_class in TherapeuticClass.values else "statin"
     pharmacy = form.cleaned_data.get("pharmacy") if rows is not None and form.is_bound else None
@@ -117,6 +140,7 @@ def adherence(request):
             "trend_label": class_label(trend_class),
             "refresh": OutcomeRefresh.objects.first(),
             "query": request.GET.urlencode(),
+            "sort": sort,
         },
         status=400 if rows is None else 200,
     )

@@ -243,3 +243,25 @@ def test_a_refresh_left_unfinished_for_an_hour_no_longer_blocks(client, login, m
         stuck.refresh_from_db()
         assert stuck.status == RefreshStatus.FAILED
         assert OutcomeRefresh.objects.filter(status=RefreshStatus.QUEUED).count() == 1
+
+
+def test_the_class_table_sorts_by_a_figure_with_missing_figures_last(client, login, maple):
+    from types import SimpleNamespace as Row
+
+    from reports.views_outcomes import _sorted_figures
+
+    def figure(name, since, change):
+        return Row(name=name, since=Row(adherent_pct=since), change_points=change)
+
+    figures = [figure("statin", 90, 5), figure("ras", None, None), figure("diabetes", 70, -8)]
+    names = lambda sort: [f.name for f in _sorted_figures(figures, sort)]  # noqa: E731
+    assert names("class") == ["statin", "ras", "diabetes"]
+    assert names("since") == ["diabetes", "statin", "ras"]
+    assert names("-since") == ["statin", "diabetes", "ras"]
+    assert names("change") == ["diabetes", "statin", "ras"]
+    assert names("-change") == ["statin", "diabetes", "ras"]
+    login(maple.owner)
+    page = client.get("/reports/adherence/?sort=-since").content.decode()
+    assert '<option value="-since" selected>' in page
+    bad = client.get("/reports/adherence/?sort=colour")
+    assert bad.status_code == 400 and b"sort" in bad.content
