@@ -1,0 +1,98 @@
+"""A serializer's read output built from `values()` rows (the fast path of the API lists).
+
+Building a model object per row and walking DRF's per-field machinery (get_attribute, source
+lookups, a fresh field set per request) was most of a list's time. A RowShape reads the
+serializer's fields once: each plain field becomes a `values()` column converted by that
+same field's `to_representation`, so a page renders the same bytes as the serializer's.
+The serializer stays the OpenAPI schema's source; a field the shape cannot read from a column
+(a method field, a nested object, a property) must be named in `computed` or `nested`, else the
+shape fails to build, so a new serializer field cannot silently go missing from a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+# name -> (the columns it reads, the value from a row): a field no column holds as is.
+Computed = dict[str, tuple[tuple[str, ...], Callable[[dict], Any]]]
+
+
+class RowShape:
+    def __init__(
+        self,
+        serializer_class: type[serializers.Serializer],
+        *,
+        prefix: str = "",
+        computed: Computed | None = None,
+        nested: dict[str, RowShape] | None = None,
+    ):
+        self.serializer_class = serializer_class
+        self.prefix = prefix  # "drug__": the shape of a related row read in the same query
+        self.computed = computed or {}
+        self.nested = nested or {}  # name -> the shape (with its prefix) of a related object
+
+    @cached_property
+    def _plan(self) -> list[tuple[str, str | None, Callable | None, Callable | None]]:
+        # Built on first use (once per process): fields need the app registry.
+        plan = []
+        for name, field in self.serializer_class().fields.items():
+            if field.write_only:
+                continue
+            if name in self.computed:
+                plan.append((name, None, None, self.computed[name][1]))
+            elif name in self.nested:
+                plan.append((name, None, None, self.nested[name].one))
+            elif isinstance(field, serializers.SlugRelatedField):
+                # DRF gives the related object's slug as is (a UUID: JSON writes it as text).
+                column = "__".join([*field.source_attrs, field.slug_field])
+                plan.append((name, self.prefix + column, None, None))
+            elif isinstance(
+                field,
+                (
+                    serializers.RelatedField,
+                    serializers.BaseSerializer,
+                    serializers.SerializerMethodField,
+                ),
+            ) or not isinstance(field, serializers.Field):
+                raise ImproperlyConfigured(
+                    f"{self.serializer_class.__name__}.{name}: name it in `computed`."
+                )
+            elif type(field).to_representation is serializers.Field.to_representation:
+                raise ImproperlyConfigured(f"{self.serializer_class.__name__}.{name}: no output.")
+            else:
+                column = "__".join(field.source_attrs)
+                plan.append((name, self.prefix + column, field.to_representation, None))
+        return plan
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        own = [column for _, column, _, _ in self._plan if column is not None]
+        for needed, _ in self.computed.values():
+            own.extend(self.prefix + column for column in needed)
+        for shape in self.nested.values():
+            own.extend(shape.columns)
+        return tuple(dict.fromkeys(own))
+
+    def values(self, queryset: QuerySet, *extra: str) -> QuerySet:
+        """`queryset` as dict rows holding this shape's columns (and `extra` ones)."""
+        return queryset.prefetch_related(None).values(*dict.fromkeys((*self.columns, *extra)))
+
+    def one(self, row: dict) -> dict:
+        out = {}
+        for name, column, convert, compute in self._plan:
+            if compute is not None:
+                out[name] = compute(row)
+                continue
+            value = row[column]
+            # As Serializer.to_representation: a null is null, whatever the field.
+            out[name] = value if value is None or convert is None else convert(value)
+        return out
+
+    def many(self, rows: Iterable[dict]) -> list[dict]:
+        return [self.one(row) for row in rows]
