@@ -34,7 +34,11 @@ from patients.visibility import limit_to_visible_patients
 
 # The lists' rows (medsync.api.rows): the serializers' output without a model object per row.
 DRUG_ROWS = RowShape(DrugSerializer, prefix="drug__")
-PRESCRIPTION_ROWS = RowShape(PrescriptionSerializer, nested={"drug": DRUG_ROWS})
+PRESCRIPTION_ROWS = RowShape(
+    PrescriptionSerializer,
+    nested={"drug": DRUG_ROWS},
+    apart=("patient", "pharmacy", "prescriber", "coverage"),  # a 6-table join took 4 ms to plan
+)
 FILL_ROWS = RowShape(FillSerializer)
 PATIENT = "patients.patient"  # the audit target type of a row's patient
 

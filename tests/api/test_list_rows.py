@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
@@ -162,3 +164,17 @@ def test_a_shape_refuses_a_field_it_cannot_read_from_a_column():
     shape = RowShape(WithMethod, computed={"extra": (("other",), lambda row: row["other"] * 2)})
     assert shape.columns == ("name", "other")
     assert shape.one({"name": "a", "other": 2}) == {"name": "a", "extra": 4}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/cycles/", "/api/v1/enrollments/", "/api/v1/prescriptions/", "/api/v1/fills/"]
+)
+def test_the_page_count_joins_nothing_the_columns_read(api_client_for, varied, path):
+    """The paginator counts the model queryset, not the values() one and its joins."""
+    client = api_client_for(varied.owner)
+    client.get(path)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"{path}?page_size=2").status_code == 200
+    counts = [q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"]]
+    assert len(counts) == 1
+    assert " JOIN " not in counts[0]
