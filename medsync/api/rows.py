@@ -11,13 +11,15 @@ shape fails to build, so a new serializer field cannot silently go missing from 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import OuterRef, QuerySet, Subquery
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 # name -> (the columns it reads, the value from a row): a field no column holds as is.
 Computed = dict[str, tuple[tuple[str, ...], Callable[[dict], Any]]]
@@ -71,7 +73,7 @@ class RowShape:
                 raise ImproperlyConfigured(f"{self.serializer_class.__name__}.{name}: no output.")
             else:
                 column = "__".join(field.source_attrs)
-                plan.append((name, self.prefix + column, field.to_representation, None))
+                plan.append((name, self.prefix + column, _converter(field), None))
         return plan
 
     @cached_property
@@ -109,6 +111,23 @@ class RowShape:
 
     def many(self, rows: Iterable[dict]) -> list[dict]:
         return [self.one(row) for row in rows]
+
+
+def _converter(field: serializers.Field) -> Callable:
+    """The field's `to_representation`, or a builtin that gives the same for what a column
+    of that type holds (a call less per value: a page of cycles converts ~1,500)."""
+    method = type(field).to_representation
+    if method is serializers.CharField.to_representation:
+        return str
+    if method is serializers.IntegerField.to_representation:
+        return int
+    if method is serializers.UUIDField.to_representation and field.uuid_format == "hex_verbose":
+        return str
+    if method is serializers.DateField.to_representation:
+        output = getattr(field, "format", api_settings.DATE_FORMAT)
+        if isinstance(output, str) and output.lower() == ISO_8601:
+            return dt.date.isoformat  # a date column holds dates, never datetimes
+    return field.to_representation
 
 
 def _subquery(model, column: str) -> Subquery:
