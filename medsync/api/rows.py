@@ -38,7 +38,8 @@ class RowShape:
         self.serializer_class = serializer_class
         self.prefix = prefix  # "drug__": the shape of a related row read in the same query
         self.computed = computed or {}
-        self.nested = nested or {}  # name -> the shape (with its prefix) of a related object
+        # name -> the shape (with its prefix) of a related object that is never null
+        self.nested = nested or {}
         # Relations whose columns are read by a correlated subquery instead of a join: past
         # four or five joins PostgreSQL spends longer planning the page than running it.
         self.apart = apart
@@ -58,16 +59,20 @@ class RowShape:
                 # DRF gives the related object's slug as is (a UUID: JSON writes it as text).
                 column = "__".join([*field.source_attrs, field.slug_field])
                 plan.append((name, self.prefix + column, None, None))
-            elif isinstance(
-                field,
-                (
-                    serializers.RelatedField,
-                    serializers.BaseSerializer,
-                    serializers.SerializerMethodField,
-                ),
-            ) or not isinstance(field, serializers.Field):
+            elif (
+                isinstance(
+                    field,
+                    (
+                        serializers.RelatedField,
+                        serializers.ManyRelatedField,
+                        serializers.BaseSerializer,
+                        serializers.SerializerMethodField,
+                    ),
+                )
+                or not field.source_attrs  # source="*": the whole object
+            ):
                 raise ImproperlyConfigured(
-                    f"{self.serializer_class.__name__}.{name}: name it in `computed`."
+                    f"{self.serializer_class.__name__}.{name}: name it in `computed` or `nested`."
                 )
             elif type(field).to_representation is serializers.Field.to_representation:
                 raise ImproperlyConfigured(f"{self.serializer_class.__name__}.{name}: no output.")

@@ -159,8 +159,15 @@ def test_a_shape_refuses_a_field_it_cannot_read_from_a_column():
         name = serializers.CharField()
         extra = serializers.SerializerMethodField()
 
-    with pytest.raises(ImproperlyConfigured, match="extra"):
-        RowShape(WithMethod).columns  # noqa: B018 - building it is the test
+    class WithWhole(serializers.Serializer):
+        whole = serializers.DictField(source="*")
+
+    class WithNested(serializers.Serializer):
+        inner = WithMethod(many=True)
+
+    for serializer, name in [(WithMethod, "extra"), (WithWhole, "whole"), (WithNested, "inner")]:
+        with pytest.raises(ImproperlyConfigured, match=name):
+            RowShape(serializer).columns  # noqa: B018 - building it is the test
     shape = RowShape(WithMethod, computed={"extra": (("other",), lambda row: row["other"] * 2)})
     assert shape.columns == ("name", "other")
     assert shape.one({"name": "a", "other": 2}) == {"name": "a", "extra": 4}
