@@ -18,11 +18,12 @@ from rest_framework.response import Response
 from medsync.api.audit import AuditedListMixin
 from medsync.api.base import TenantAPIView, TenantReadOnlyViewSet
 from medsync.api.fields import BoundedDateField, date_param
+from medsync.api.rows import RowShape
 from medsync.roles import Perm
 from patients.models import Patient, PrescriptionStatus, SyncDecision
 from patients.services import patient_viewed
 from scheduling import cycle_rows, selectors, services
-from scheduling.dates import next_anchor_on_or_after
+from scheduling.dates import local_today, next_anchor_on_or_after
 from scheduling.models import (
     CYCLE_LENGTHS,
     ConsentMethod,
@@ -207,6 +208,40 @@ class CycleSerializer(serializers.ModelSerializer):
         ]
 
 
+def _next_anchor_date(row: dict) -> dt.date | None:
+    # EnrollmentSerializer.get_next_anchor_date, from a row.
+    if row["anchor_date"] is None or row["status"] != EnrollmentStatus.ENROLLED:
+        return None
+    today = local_today(row["pharmacy__time_zone"])
+    return next_anchor_on_or_after(row["anchor_date"], row["cycle_days"], today)
+
+
+# The lists' rows (medsync.api.rows): the serializers' output without a model object per row.
+ENROLLMENT_ROWS = RowShape(
+    EnrollmentSerializer,
+    computed={
+        "patient_name": (
+            ("patient__first_name", "patient__last_name"),
+            lambda row: f"{row['patient__first_name']} {row['patient__last_name']}",
+        ),
+        "next_anchor_date": (
+            ("anchor_date", "status", "cycle_days", "pharmacy__time_zone"),
+            _next_anchor_date,
+        ),
+    },
+)
+CYCLE_ITEM_ROWS = RowShape(
+    CycleItemSerializer,
+    computed={
+        "drug": (
+            ("prescription__drug__name", "prescription__drug__strength"),
+            lambda row: f"{row['prescription__drug__name']} {row['prescription__drug__strength']}",
+        )
+    },
+)
+CYCLE_ROWS = RowShape(CycleSerializer, computed={"items": ((), lambda row: row["items"])})
+
+
 class SyncPlanRequestSerializer(serializers.Serializer):
     anchor_date = BoundedDateField()  # 9999-12-31 overflowed the plan's date arithmetic (a 500)
     cycle_days = serializers.ChoiceField(choices=CYCLE_LENGTHS)
@@ -334,9 +369,11 @@ class EnrollmentViewSet(AuditedListMixin, mixins.CreateModelMixin, TenantReadOnl
     serializer_class = EnrollmentSerializer
     queryset = SyncEnrollment.objects.none()
     list_audit_action = "scheduling.enrollment.listed"
+    list_shape = ENROLLMENT_ROWS
+    list_row_columns = ("patient__public_id",)
 
     def audit_targets(self, rows):
-        return [enrollment.patient for enrollment in rows]
+        return [("patients.patient", row["patient__public_id"]) for row in rows]
 
     required_permission = {
         "list": Perm.VIEW_PATIENTS,
@@ -422,9 +459,18 @@ class CycleViewSet(AuditedListMixin, TenantReadOnlyViewSet):
 
     serializer_class = CycleSerializer
     list_audit_action = "scheduling.cycle.listed"
+    list_shape = CYCLE_ROWS
+    list_row_columns = ("pk", "patient__public_id")
 
     def audit_targets(self, rows):
-        return [cycle.patient for cycle in rows]
+        return [("patients.patient", row["patient__public_id"]) for row in rows]
+
+    def list_rows_extend(self, rows):
+        items = selectors.cycle_item_rows(
+            [row["pk"] for row in rows], columns=CYCLE_ITEM_ROWS.columns
+        )
+        for row in rows:
+            row["items"] = CYCLE_ITEM_ROWS.many(items.get(row["pk"], ()))
 
     queryset = SyncCycle.objects.none()
     required_permission = Perm.VIEW_FILL_QUEUE

@@ -9,6 +9,7 @@ from rest_framework import viewsets
 
 from medsync.api.audit import AuditedListMixin
 from medsync.api.base import TenantAPIMixin, TenantModelViewSet
+from medsync.api.rows import RowShape
 from medsync.roles import Perm
 from medsync.services import audit_record
 from patients import services
@@ -30,6 +31,16 @@ from patients.api.serializers import (
 )
 from patients.models import Coverage, Drug, Fill, Patient, Prescriber, Prescription
 from patients.visibility import limit_to_visible_patients
+
+# The lists' rows (medsync.api.rows): the serializers' output without a model object per row.
+DRUG_ROWS = RowShape(DrugSerializer, prefix="drug__")
+PRESCRIPTION_ROWS = RowShape(
+    PrescriptionSerializer,
+    nested={"drug": DRUG_ROWS},
+    apart=("patient", "pharmacy", "prescriber", "coverage"),  # a 6-table join took 4 ms to plan
+)
+FILL_ROWS = RowShape(FillSerializer)
+PATIENT = "patients.patient"  # the audit target type of a row's patient
 
 READ_WRITE = {
     "list": Perm.VIEW_PATIENTS,
@@ -105,6 +116,11 @@ class PrescriptionViewSet(AuditedRecordViewSet):
     filterset_class = PrescriptionFilter
     patient_field = "patient"
     queryset = Prescription.objects.none()
+    list_shape = PRESCRIPTION_ROWS
+    list_row_columns = ("patient__public_id",)
+
+    def audit_targets(self, rows):
+        return [(PATIENT, row["patient__public_id"]) for row in rows]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -129,6 +145,11 @@ class FillViewSet(AuditedRecordViewSet):
     filterset_class = FillFilter
     patient_field = "prescription__patient"
     queryset = Fill.objects.none()
+    list_shape = FILL_ROWS
+    list_row_columns = ("prescription__patient__public_id",)
+
+    def audit_targets(self, rows):
+        return [(PATIENT, row["prescription__patient__public_id"]) for row in rows]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -21,6 +21,7 @@ from scheduling.selectors.calendars import (
 from scheduling.selectors.cycles import (
     SyncPanel,
     cycle_by_public_id,
+    cycle_item_rows,
     cycle_items_by_public_ids,
     cycle_list,
     default_replan_anchor,
@@ -77,6 +78,7 @@ __all__ = [
     "attach_claims",
     "chosen_prescriptions",
     "cycle_by_public_id",
+    "cycle_item_rows",
     "cycle_items_by_public_ids",
     "cycle_list",
     "default_replan_anchor",

@@ -76,8 +76,8 @@ def open_enrollment_of(patient: Patient) -> SyncEnrollment | None:
 def cycle_list(
     *, membership: Membership | None = None, status: str = "", anchor_date: dt.date | None = None
 ) -> QuerySet[SyncCycle]:
-    # The API's list (its only caller): related rows carry just the columns it shows, so a
-    # page of cycles and their items builds small objects (the cost was in the drug rows).
+    # The API's cycles: related rows carry just the columns it shows (the detail builds these
+    # objects; the list reads the same filters as values() rows, items by `cycle_item_rows`).
     items = (
         CycleItem.objects.select_related("prescription__drug")
         .only(
@@ -109,6 +109,22 @@ def cycle_list(
     if anchor_date:
         cycles = cycles.filter(anchor_date=anchor_date)
     return cycles
+
+
+def cycle_item_rows(cycle_ids: Sequence[int], *, columns: Sequence[str]) -> dict[int, list[dict]]:
+    """The items of these cycles as values() rows (`columns`), by cycle pk, in fill order:
+    one query for a page of cycles (the API list renders them without model objects)."""
+    by_cycle: dict[int, list[dict]] = {pk: [] for pk in cycle_ids}
+    if not by_cycle:
+        return by_cycle
+    rows = (
+        CycleItem.objects.filter(cycle_id__in=by_cycle)
+        .order_by("fill_date", "id")
+        .values("cycle_id", *columns)
+    )
+    for row in rows:
+        by_cycle[row["cycle_id"]].append(row)
+    return by_cycle
 
 
 def prep_worklist(
