@@ -139,3 +139,29 @@ def test_two_concurrent_submissions_of_one_fill_leave_one_paid_claim(maple):
     assert sorted(outcomes) == ["already_paid", "paid"]
     with tenant_scope(maple.organization):
         assert Claim.objects.filter(cycle_item_id=77, status="paid").count() == 1
+
+
+def test_the_list_page_is_what_the_serializer_gives_and_audits_the_same(
+    maple, claims, api_client_for
+):
+    """The list reads values() rows (billing.api.CLAIM_ROWS): the same JSON as ClaimSerializer
+    for the same claims (a paid one with amounts and a rejected one with its rejects, nulls
+    included), and the same audit events as before (one per claim, naming its patient)."""
+    from rest_framework.renderers import JSONRenderer
+
+    from billing.api import ClaimSerializer
+
+    client = api_client_for(maple.pharmacist)
+    response = client.get("/api/v1/claims/")
+    assert response.status_code == 200
+    with tenant_scope(maple.organization):
+        claims_shown = list(Claim.objects.order_by("-submitted_at", "-id"))
+        expected = ClaimSerializer(claims_shown, many=True).data
+        events = AuditEvent.objects.filter(action="billing.claim.listed")
+        audited = {(e.object_type, e.object_id, e.metadata["patient"]) for e in events}
+    assert response.content.count(b'"id"') == 2
+    got = response.json()["results"]
+    assert JSONRenderer().render(got) == JSONRenderer().render(expected)
+    assert {c["status"] for c in got} == {"paid", "rejected"}
+    patient = str(claims["rx"].patient.public_id)
+    assert audited == {("billing.claim", str(c.public_id), patient) for c in claims_shown}
