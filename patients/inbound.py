@@ -11,14 +11,11 @@ nothing), as a re-import does. A push acts for no member: it sees the whole orga
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django.core.exceptions import ValidationError
 
 from medsync.tenancy import current_organization
 from patients.imports import parsers
-from patients.imports.columns import COLUMNS
+from patients.imports.columns import COLUMNS, internal_csv_line
 from patients.imports.results import ImportFileInput
 from patients.imports.run import run_import
 from patients.models import Fill, Prescription
@@ -46,11 +43,8 @@ def _one_row_file(kind: str, data: dict) -> ImportFileInput:
     if errors:
         raise ValidationError(errors)
     header = [name for name in known if name in data]
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(header)
-    writer.writerow([_as_cell(data[name]) for name in header])
-    return ImportFileInput(f"push-{kind}.csv", text.getvalue(), kind)
+    text = ",".join(header) + "\n" + internal_csv_line(_as_cell(data[n]) for n in header) + "\n"
+    return ImportFileInput(f"push-{kind}.csv", text, kind)
 
 
 def _import_one(kind: str, data: dict) -> dict:

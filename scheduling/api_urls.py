@@ -6,7 +6,7 @@ explicit paths so the two routers never compete."""
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling import api, api_appointments, api_settings
+from scheduling import api, api_appointments, api_plans, api_settings
 
 router = SimpleRouter(trailing_slash=True)
 router.register("enrollments", api.EnrollmentViewSet, basename="sync-enrollment")
@@ -17,10 +17,14 @@ router.register("service-offers", api_appointments.ServiceOfferViewSet, basename
 urlpatterns: list = [
     path(
         "patients/<uuid:id>/anchor-options/",
-        api.AnchorOptionsView.as_view(),
+        api_plans.AnchorOptionsView.as_view(),
         name="api-patient-anchor-options",
     ),
-    path("patients/<uuid:id>/sync-plan/", api.SyncPlanView.as_view(), name="api-patient-sync-plan"),
+    path(
+        "patients/<uuid:id>/sync-plan/",
+        api_plans.SyncPlanView.as_view(),
+        name="api-patient-sync-plan",
+    ),
     path(
         "pharmacies/<uuid:id>/sync-settings/",
         api_settings.PharmacySyncSettingsView.as_view(),

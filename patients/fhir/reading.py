@@ -18,7 +18,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from patients.fhir import codes
-from patients.imports.columns import COLUMNS
+from patients.imports.columns import COLUMNS, internal_csv_line
 from patients.imports.results import FileResult, ImportFileInput, RowProblem, RowRejected
 
 IMPORTED = ("Patient", "Coverage", "Practitioner", "MedicationRequest", "MedicationDispense")
@@ -130,20 +130,11 @@ def read_bundle(text: str) -> BundleFiles:
         header = COLUMNS[kind]["required"] + COLUMNS[kind]["optional"]
         lines = [",".join(header)]
         for line, (index, row) in enumerate(items, start=2):
-            lines.append(_csv_line(row.get(column, "") for column in header))
+            lines.append(internal_csv_line(row.get(column, "") for column in header))
             found.origin[(kind, line)] = index
         text = "\n".join(lines) + "\n"
         found.files.append(ImportFileInput(filename=kind, text=text, kind=kind))
     return found
-
-
-def _csv_line(values) -> str:
-    """One record, every value quoted (RFC 4180). This CSV is read straight back by the
-    importers, never downloaded, so values keep their text (no formula guard); a line break
-    inside a value becomes a space, so each record is one line (its entry is found by line)."""
-    return ",".join(
-        '"' + " ".join(str(value).splitlines()).replace('"', '""') + '"' for value in values
-    )
 
 
 def _text(value) -> str:

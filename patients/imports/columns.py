@@ -212,3 +212,13 @@ def file_kind(upload: ImportFileInput) -> str:
     if not any(header):
         raise RowRejected("The file is empty: it needs a header row and at least one record.")
     return detect_kind(header)
+
+
+def internal_csv_line(values) -> str:
+    """One record, every value quoted (RFC 4180), for a CSV the importers read straight back
+    (a FHIR Bundle's rows, a pushed row), never downloaded: values keep their text (no formula
+    guard, which would change them); a line break inside a value becomes a space, so each
+    record is one line (its source is found by line)."""
+    return ",".join(
+        '"' + " ".join(str(value).splitlines()).replace('"', '""') + '"' for value in values
+    )
