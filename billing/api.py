@@ -71,13 +71,6 @@ class ReverseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
-def _audit_read(claims, action: str, actor) -> None:
-    entries = [AuditEntry(action, claim, "", "", {"patient": str(claim.patient.public_id)})
-               for claim in claims]  # fmt: skip
-    if entries:
-        audit_record_many(entries, actor=actor)
-
-
 CLAIM_LABEL = Claim._meta.label_lower
 
 
@@ -98,7 +91,7 @@ CLAIM_ROWS = RowShape(
 
 
 def _audit_rows(rows: list[dict], action: str, actor) -> None:
-    """The same events as _audit_read, from the page's rows (one INSERT)."""
+    """One event per claim shown, naming its patient, from the page's rows (one INSERT)."""
     entries = [
         AuditEntry(
             action,

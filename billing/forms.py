@@ -62,9 +62,6 @@ class ClaimFilterForm(forms.Form):
         self.fields["status"].choices = [("", "Any status"), *statuses]
         self.fields["reject_code"].choices = [("", "Any reject code"), *reject_codes]
 
-    def clean_reject_code(self):
-        return (self.cleaned_data.get("reject_code") or "").upper()
-
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("date_from"), cleaned.get("date_to")

@@ -24,6 +24,7 @@ from patients.assessment_services import (
     immunization_schedule_save,
 )
 from patients.assessments.definition import KINDS, OPS
+from patients.assessments.immunizations import rule_in_words
 from patients.clinical_selectors import (
     assessment_templates,
     has_own_immunization_schedule,
@@ -284,26 +285,6 @@ def immunization_schedule(request):
         "document": document,
         "text": text,
         "own": has_own_immunization_schedule(),
-        "vaccines": [(v, _rule_in_words(v)) for v in document.get("vaccines", [])],
+        "vaccines": [(v, rule_in_words(v)) for v in document.get("vaccines", [])],
     }
     return render(request, "patients/immunization_schedule.html", context)
-
-
-def _rule_in_words(vaccine: dict) -> str:
-    age = f"from age {vaccine.get('min_age')}" if vaccine.get("min_age") else "adults"
-    risk = (
-        f" (from {vaccine['risk_min_age']} with a risk condition)"
-        if vaccine.get("risk_min_age")
-        else ""
-    )
-    rule = vaccine.get("rule")
-    if rule == "season":
-        return f"Each season, {age}{risk}"
-    if rule == "every":
-        return f"Every {vaccine.get('years')} years, {age}{risk}"
-    if rule == "series":
-        doses, gap = vaccine.get("doses"), vaccine.get("interval_days")
-        return f"{doses} doses {gap} days apart, {age}{risk}"
-    if rule == "once":
-        return f"Once, {age}{risk}"
-    return f"{rule}, {age}{risk}"

@@ -21,11 +21,14 @@ from medsync.services import audit_record
 from patients import assessment_services, services
 from patients.api.records import READ_WRITE, AuditedRecordViewSet
 from patients.api.serializers import PublicIdField
-from patients.clinical_selectors import schedule_document, vaccines_due
+from patients.clinical_selectors import (
+    has_own_immunization_schedule,
+    schedule_document,
+    vaccines_due,
+)
 from patients.models import (
     AssessmentResponse,
     AssessmentTemplate,
-    ImmunizationSchedule,
     Patient,
     ResponseContext,
 )
@@ -218,7 +221,7 @@ class ImmunizationScheduleView(TenantAPIView):
 
     @extend_schema(responses=ScheduleSerializer)
     def get(self, request):
-        shipped = not ImmunizationSchedule.objects.exists()
+        shipped = not has_own_immunization_schedule()
         return Response({"document": schedule_document(), "shipped": shipped})
 
     @extend_schema(request=ScheduleSerializer, responses=ScheduleSerializer)

@@ -216,3 +216,24 @@ def vaccines_due(
         elif not doses:  # once
             due.append(DueVaccine(vaccine.key, vaccine.name, 1, f"No dose on record{risk_note}."))
     return due
+
+
+def rule_in_words(vaccine: dict) -> str:
+    """When a vaccine of a schedule document is due, in words (the schedule page's table)."""
+    age = f"from age {vaccine.get('min_age')}" if vaccine.get("min_age") else "adults"
+    risk = (
+        f" (from {vaccine['risk_min_age']} with a risk condition)"
+        if vaccine.get("risk_min_age")
+        else ""
+    )
+    rule = vaccine.get("rule")
+    if rule == "season":
+        return f"Each season, {age}{risk}"
+    if rule == "every":
+        return f"Every {vaccine.get('years')} years, {age}{risk}"
+    if rule == "series":
+        doses, gap = vaccine.get("doses"), vaccine.get("interval_days")
+        return f"{doses} doses {gap} days apart, {age}{risk}"
+    if rule == "once":
+        return f"Once, {age}{risk}"
+    return f"{rule}, {age}{risk}"
